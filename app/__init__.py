@@ -1,0 +1,1 @@
+"""The activity server: an event log in PostgreSQL with projections as read models."""

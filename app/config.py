@@ -1,0 +1,59 @@
+"""Settings, read once from the environment so every process of a deployment agrees."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the server; the README's settings table documents each one."""
+
+    database_url: str | None = None
+    data_dir: Path = Path(".activity-data")
+    admin_key: str | None = field(default=None, repr=False)
+    domain: str | None = None
+    session_idle_seconds: int = 30 * 60
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_upload_bytes: int = 100 * 1024 * 1024
+    login_max_failures: int = 5
+    login_window_seconds: int = 60
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    log_level: str = "info"
+    run_activities: bool = True
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            data_dir=Path(os.environ.get("ACTIVITY_DATA_DIR") or ".activity-data"),
+            admin_key=os.environ.get("ACTIVITY_ADMIN_KEY") or None,
+            domain=(os.environ.get("ACTIVITY_DOMAIN") or "").strip(".").lower() or None,
+            session_idle_seconds=_int("ACTIVITY_SESSION_IDLE_MINUTES", 30) * 60,
+            max_body_bytes=_int("ACTIVITY_MAX_BODY_BYTES", 16 * 1024 * 1024),
+            max_upload_bytes=_int("ACTIVITY_MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
+            login_max_failures=_int("ACTIVITY_LOGIN_MAX_FAILURES", 5),
+            login_window_seconds=_int("ACTIVITY_LOGIN_WINDOW_SECONDS", 60),
+            pool_min_size=_int("ACTIVITY_DB_POOL_MIN", 2),
+            pool_max_size=_int("ACTIVITY_DB_POOL_MAX", 10),
+            log_level=(os.environ.get("ACTIVITY_LOG_LEVEL") or "info").lower(),
+            run_activities=_bool("ACTIVITY_RUN_ACTIVITIES", True),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

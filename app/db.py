@@ -1,0 +1,68 @@
+"""The database: an asyncpg pool, and the embedded PostgreSQL used when no DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
+    """A PostgreSQL server run from the `pgserver` wheel inside the data folder.
+
+    pgserver shares one postmaster between the processes that open the same folder and stops it
+    when the last one lets go, so `--workers N` and the CLI can use it at the same time.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = (data_dir / "pgdata").resolve()
+        self._server: Any = None
+
+    def __enter__(self) -> EmbeddedPostgres:
+        import pgserver  # imported late: it is only needed without DATABASE_URL
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded PostgreSQL in %s", self.pgdata)
+        self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        return self
+
+    @property
+    def url(self) -> str:
+        return self._server.get_uri()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+def _jsonb_encode(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typ in ("jsonb", "json"):
+        await conn.set_type_codec(
+            typ, encoder=_jsonb_encode, decoder=orjson.loads, schema="pg_catalog"
+        )
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    """One connection with the JSON codecs every module expects."""
+    conn = await asyncpg.connect(url)
+    await _init_connection(conn)
+    return conn
+
+
+async def create_pool(url: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+    )
+    assert pool is not None
+    return pool

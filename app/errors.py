@@ -1,0 +1,80 @@
+"""Domain errors with their stable ids; the HTTP layer turns them into the error body of §1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """A refusal with a stable error id. Raised by decisions and handlers alike."""
+
+    def __init__(
+        self,
+        status: int,
+        error_id: str,
+        message: str,
+        *,
+        data: Any = None,
+        sub_errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_id = error_id
+        self.message = message
+        self.data = data
+        self.sub_errors = sub_errors
+        self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"id": self.error_id, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        if self.sub_errors:
+            error["subErrors"] = self.sub_errors
+        return {"error": error}
+
+
+def invalid_parameters(sub_errors: list[dict[str, Any]]) -> ApiError:
+    params = [e["data"]["param"] for e in sub_errors]
+    return ApiError(
+        400,
+        "INVALID_PARAMETERS_FORMAT",
+        "Invalid parameters: " + ", ".join(params),
+        data={"params": params},
+        sub_errors=sub_errors,
+    )
+
+
+def invalid_parameter(param: str, message: str) -> ApiError:
+    return invalid_parameters([sub_error(param, message)])
+
+
+def sub_error(param: str, message: str) -> dict[str, Any]:
+    return {"id": "INVALID_PARAMETERS_FORMAT", "message": message, "data": {"param": param}}
+
+
+def invalid_structure(message: str) -> ApiError:
+    return ApiError(400, "INVALID_REQUEST_STRUCTURE", message)
+
+
+def unknown(error_id: str, what: str, ident: str | None = None) -> ApiError:
+    """404 UNKNOWN_* (the id is not echoed when it could be a secret)."""
+    message = f"Unknown {what}" + (f" {ident!r}" if ident is not None else "")
+    return ApiError(404, error_id, message)
+
+
+def forbidden(message: str = "The credential lacks the permission for this") -> ApiError:
+    return ApiError(403, "FORBIDDEN", message)
+
+
+def invalid_operation(message: str, data: Any = None, status: int = 400) -> ApiError:
+    return ApiError(status, "INVALID_OPERATION", message, data=data)
+
+
+def name_exists(message: str) -> ApiError:
+    return ApiError(400, "ITEM_NAME_ALREADY_EXISTS", message)
+
+
+def id_exists(message: str) -> ApiError:
+    return ApiError(400, "ITEM_ID_ALREADY_EXISTS", message)

@@ -1,0 +1,222 @@
+"""The admin API's account routes: login, logout, user-info, change-password (API.md §4)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.routing import Route
+
+from app import transaction
+from app.config import Settings
+from app.errors import ApiError
+from app.http.auth import SESSION, authenticate, meta
+from app.http.responses import JSONResponse, json
+from app.ids import user_stream
+from app.secrets_ import hash_password, new_secret, secret_hash, verify_password
+from app.users import MAX_PASSWORD, MIN_PASSWORD
+from app.validation import Body, read_json
+
+PROFILE_FIELDS = ("email", "displayName", "language")
+
+
+def _invalid_credentials() -> ApiError:
+    return ApiError(401, "INVALID_CREDENTIALS", "Unknown user name or wrong password")
+
+
+async def _check_throttle(conn: asyncpg.Connection, user_name: str, settings: Settings) -> None:
+    row = await conn.fetchrow(
+        "SELECT failures, window_start FROM login_failures WHERE user_name = $1", user_name
+    )
+    if row is None or row["failures"] < settings.login_max_failures:
+        return
+    wait = row["window_start"] + settings.login_window_seconds - time.time()
+    if wait > 0:
+        raise ApiError(
+            429,
+            "TOO_MANY_REQUESTS",
+            "Too many failed logins for this user; retry later",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+
+
+async def _record_failure(conn: asyncpg.Connection, user_name: str, settings: Settings) -> None:
+    # A failure opens a window or counts within the open one; the window closes on its own.
+    await conn.execute(
+        """INSERT INTO login_failures AS f (user_name, failures, window_start) VALUES ($1, 1, $2)
+           ON CONFLICT (user_name) DO UPDATE SET
+             failures = CASE WHEN $2 - f.window_start >= $3 THEN 1 ELSE f.failures + 1 END,
+             window_start = CASE WHEN $2 - f.window_start >= $3 THEN $2 ELSE f.window_start END""",
+        user_name,
+        time.time(),
+        float(settings.login_window_seconds),
+    )
+
+
+async def login(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    pool: asyncpg.Pool = request.app.state.pool
+    body = Body(await read_json(request), allowed={"userName", "password", "appId", "origin"})
+    user_name = body.text("userName", required=True, max_len=100)
+    password = body.text("password", required=True, max_len=MAX_PASSWORD)
+    body.text("appId", max_len=255)
+    body.text("origin", max_len=255)
+    body.done()
+    user_name = user_name.lower()
+    async with pool.acquire() as conn:
+        await _check_throttle(conn, user_name, settings)
+        user = await conn.fetchrow(
+            "SELECT user_id, user_name, password_hash FROM users WHERE user_name = $1", user_name
+        )
+    stored = user["password_hash"] if user else None
+    if not await asyncio.to_thread(verify_password, stored, password):
+        async with pool.acquire() as conn:
+            await _record_failure(conn, user_name, settings)
+        raise _invalid_credentials()
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM login_failures WHERE user_name = $1", user_name)
+
+    session_id = new_secret()
+    session_hash = secret_hash(session_id)
+    user_id = user["user_id"]
+    actor = {
+        "kind": SESSION,
+        "userId": str(user_id),
+        "userName": user_name,
+        "sessionId": session_hash[:16],
+    }
+
+    async def command(tx: transaction.Tx) -> None:
+        await tx.append(
+            user_stream(user_id),
+            "session.started",
+            {"sessionHash": session_hash, "time": time.time()},
+            user_id=user_id,
+        )
+
+    await transaction.run(pool, command, meta=meta(None, actor=actor))
+    return json({"sessionID": session_id})
+
+
+async def logout(request: Request) -> JSONResponse:
+    principal = await authenticate(request, session_only=True)
+
+    async def command(tx: transaction.Tx) -> None:
+        stream = user_stream(principal.user_id)
+        await tx.lock(stream)
+        # Two logouts racing: the second finds the session gone and appends nothing.
+        if await tx.conn.fetchval(
+            "SELECT 1 FROM sessions WHERE session_hash = $1", principal.credential_hash
+        ):
+            await tx.append(
+                stream,
+                "session.ended",
+                {"sessionHash": principal.credential_hash, "time": time.time()},
+                user_id=principal.user_id,
+            )
+
+    await transaction.run(request.app.state.pool, command, meta=meta(principal))
+    return json({})
+
+
+def _user_info(row: asyncpg.Record) -> dict[str, Any]:
+    info: dict[str, Any] = {"userName": row["user_name"]}
+    for key, column in (("email", "email"), ("displayName", "display_name"),
+                        ("language", "language")):
+        if row[column] is not None:
+            info[key] = row[column]
+    return info
+
+
+async def _load_user(conn: asyncpg.Connection, user_id: Any) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "SELECT user_name, email, display_name, language, password_hash FROM users "
+        "WHERE user_id = $1",
+        user_id,
+    )
+
+
+async def get_user_info(request: Request) -> JSONResponse:
+    principal = await authenticate(request, session_only=True)
+    async with request.app.state.pool.acquire() as conn:
+        return json(_user_info(await _load_user(conn, principal.user_id)))
+
+
+async def put_user_info(request: Request) -> JSONResponse:
+    principal = await authenticate(request, session_only=True)
+    body = Body(await read_json(request), allowed={"userName", *PROFILE_FIELDS})
+    name = body.text("userName")
+    if name is not None and name != principal.user_name:
+        body.fail("userName", "userName is read-only")
+    email = body.text("email", nullable=True, max_len=254)
+    if isinstance(email, str) and "@" not in email:
+        body.fail("email", "email must be an e-mail address")
+    body.text("displayName", nullable=True, max_len=255)
+    body.text("language", nullable=True, max_len=35)
+    body.done()
+    changes = {key: body.data[key] for key in PROFILE_FIELDS if body.has(key)}
+
+    async def command(tx: transaction.Tx) -> dict[str, Any]:
+        stream = user_stream(principal.user_id)
+        if changes:
+            await tx.lock(stream)
+            await tx.append(
+                stream, "user.updated", {**changes, "time": time.time()},
+                user_id=principal.user_id,
+            )
+        return _user_info(await _load_user(tx.conn, principal.user_id))
+
+    info = await transaction.run(request.app.state.pool, command, meta=meta(principal))
+    return json(info)
+
+
+async def change_password(request: Request) -> JSONResponse:
+    principal = await authenticate(request, session_only=True)
+    body = Body(await read_json(request), allowed={"oldPassword", "newPassword"})
+    old = body.text("oldPassword", required=True, max_len=MAX_PASSWORD)
+    new = body.text("newPassword", required=True, max_len=MAX_PASSWORD * 2)
+    body.done()
+    if not MIN_PASSWORD <= len(new) <= MAX_PASSWORD or new == old:
+        raise ApiError(
+            400,
+            "INVALID_NEW_PASSWORD",
+            f"The new password must differ from the old one and have {MIN_PASSWORD} to "
+            f"{MAX_PASSWORD} characters",
+        )
+    pool: asyncpg.Pool = request.app.state.pool
+    async with pool.acquire() as conn:
+        stored = (await _load_user(conn, principal.user_id))["password_hash"]
+    if not await asyncio.to_thread(verify_password, stored, old):
+        raise ApiError(400, "WRONG_PASSWORD", "The old password is wrong")
+    new_hash = await asyncio.to_thread(hash_password, new)
+
+    async def command(tx: transaction.Tx) -> None:
+        stream = user_stream(principal.user_id)
+        await tx.lock(stream)
+        current = await tx.conn.fetchval(
+            "SELECT password_hash FROM users WHERE user_id = $1", principal.user_id
+        )
+        if current != stored:  # changed by a concurrent request since we checked the old one
+            raise ApiError(400, "WRONG_PASSWORD", "The old password is wrong")
+        await tx.append(
+            stream,
+            "user.password_changed",
+            {"passwordHash": new_hash, "time": time.time()},
+            user_id=principal.user_id,
+        )
+
+    await transaction.run(pool, command, meta=meta(principal))
+    return json({})
+
+
+routes = [
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/user-info", get_user_info, methods=["GET"]),
+    Route("/user-info", put_user_info, methods=["PUT"]),
+    Route("/change-password", change_password, methods=["POST"]),
+]

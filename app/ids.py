@@ -1,0 +1,59 @@
+"""Identities: what a client may choose, what the server generates, and stream names."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from uuid import UUID
+
+IDENTITY = re.compile(r"^[a-zA-Z0-9._-]{1,100}$")
+
+# First segments of this API's routes (and their neighbours), which a channel id would shadow.
+RESERVED_CHANNEL_IDS = frozenset(
+    {
+        ".",
+        "..",
+        "channels",
+        "activities",
+        "tokens",
+        "stream",
+        "ws",
+        "system",
+        "login",
+        "logout",
+        "user-info",
+        "change-password",
+        "user-activity",
+        "health",
+        "ready",
+        "openapi.json",
+        "compat",
+        "static",
+        "favicon.ico",
+        "robots.txt",
+        "index.html",
+        "api",
+    }
+)
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_id() -> str:
+    """A 25-character random id (about 129 bits), valid as an Identity."""
+    return "c" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+def is_identity(value: object) -> bool:
+    return isinstance(value, str) and IDENTITY.match(value) is not None
+
+
+# Stream names. Everything a user owns starts with their id, the key we would shard by.
+def user_stream(user_id: UUID) -> str:
+    """The user's account: profile, password, sessions, tokens and the list of channels."""
+    return f"user-{user_id}"
+
+
+def channel_stream(user_id: UUID, channel_id: str) -> str:
+    """A channel's content: folders and events. One stream, so its rules are checked together."""
+    return f"channel-{user_id}-{channel_id}"

@@ -1,0 +1,10 @@
+"""Read models: one module per model, each with `apply` handlers registered by record type.
+
+Projections depend only on the record (never on the clock or on request state), so replaying
+the log into empty tables gives back exactly the live tables.
+"""
+
+from projections import accounts, channels, tokens  # noqa: F401  (registers the handlers)
+from projections.registry import apply, tables
+
+__all__ = ["apply", "tables"]
