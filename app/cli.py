@@ -8,6 +8,7 @@ import contextlib
 import getpass
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -46,6 +47,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # Workers are separate processes: they read the URL (embedded or not) from the environment.
         os.environ["DATABASE_URL"] = url
         log.info("serving on http://%s:%d with %d worker(s)", args.host, args.port, args.workers)
+        # uvicorn re-raises SIGTERM after its graceful shutdown; exiting through SystemExit
+        # instead lets the embedded PostgreSQL be stopped on the way out.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run(
             "app.main:app_from_env",
             factory=True,

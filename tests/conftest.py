@@ -1,0 +1,153 @@
+"""Fixtures shared by every test: a real PostgreSQL, a migrated database, the application.
+
+The database is `TEST_DATABASE_URL` (a fresh database is created on that server for the run and
+dropped after it) or, when unset, an embedded PostgreSQL started by `pgserver` in a temporary
+folder. Every table is emptied before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from app import db
+from app.config import Settings
+from app.main import create_app
+from app.migrate import migrate
+
+OPERATOR_KEY = "operator-key-for-tests"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if not server_url:
+        with (
+            tempfile.TemporaryDirectory(prefix="activity-test-") as tmp,
+            db.EmbeddedPostgres(Path(tmp)) as embedded,
+        ):
+            yield embedded.url
+        return
+    import asyncio
+
+    name = f"activity_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(server_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_database(server_url, name)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _with_database(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    conn = await db.connect(database_url)
+    await migrate(conn)
+    await conn.close()
+    pool = await db.create_pool(database_url, 1, 10)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(autouse=True)
+async def clean(pool: asyncpg.Pool) -> None:
+    """Empties every table (but the migrations' record) so each test starts from nothing."""
+    async with pool.acquire() as conn:
+        tables = [
+            r["tablename"]
+            for r in await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'schema_migrations'"
+            )
+        ]
+        await conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="activity-data-") as tmp:
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, data_dir: Path) -> Settings:
+    return Settings(database_url=database_url, data_dir=data_dir, admin_key=OPERATOR_KEY,
+                    run_activities=True)
+
+
+@pytest.fixture(scope="session")
+async def make_client(
+    settings: Settings, pool: asyncpg.Pool
+) -> AsyncIterator[Callable[..., Any]]:
+    """Builds a client for an application with some settings changed (the lifespan entered)."""
+    import contextlib
+
+    stack = contextlib.AsyncExitStack()
+
+    async def make(**changes: Any) -> httpx.AsyncClient:
+        app = create_app(settings.with_(**changes))
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        transport = httpx.ASGITransport(app=app)
+        return await stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        )
+
+    async with stack:
+        yield make
+
+
+@pytest.fixture(scope="session")
+async def client(make_client: Callable[..., Any]) -> httpx.AsyncClient:
+    return await make_client()
+
+
+async def create_user(
+    client: httpx.AsyncClient, name: str = "alice", *, admin: bool = False
+) -> str:
+    """Creates a user through the operator route and returns a session id for them."""
+    r = await client.post(
+        "/system/users",
+        json={"userName": name, "password": PASSWORD, "admin": admin},
+        headers={"Authorization": OPERATOR_KEY},
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post("/login", json={"userName": name, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return r.json()["sessionID"]
+
+
+@pytest.fixture
+async def session(client: httpx.AsyncClient) -> str:
+    """A logged-in session of the user `alice`."""
+    return await create_user(client)
+
+
+def auth(credential: str) -> dict[str, str]:
+    return {"Authorization": credential}
+
+
+def error_id(response: httpx.Response) -> str:
+    return response.json()["error"]["id"]
