@@ -12,6 +12,11 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw in (None, ""):
@@ -36,6 +41,12 @@ class Settings:
     pool_max_size: int = 10
     log_level: str = "info"
     run_activities: bool = True
+    # Realtime push (app/realtime): per-subscriber queue bound, SSE heartbeat, the fan-out's
+    # fallback poll, and whether commits are announced to other processes by NOTIFY.
+    stream_queue_size: int = 1000
+    stream_heartbeat_seconds: float = 15.0
+    stream_poll_seconds: float = 1.0
+    stream_notify: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,6 +64,10 @@ class Settings:
             pool_max_size=_int("ACTIVITY_DB_POOL_MAX", 10),
             log_level=(os.environ.get("ACTIVITY_LOG_LEVEL") or "info").lower(),
             run_activities=_bool("ACTIVITY_RUN_ACTIVITIES", True),
+            stream_queue_size=_int("ACTIVITY_STREAM_QUEUE_SIZE", 1000),
+            stream_heartbeat_seconds=_float("ACTIVITY_STREAM_HEARTBEAT_SECONDS", 15.0),
+            stream_poll_seconds=_float("ACTIVITY_STREAM_POLL_SECONDS", 1.0),
+            stream_notify=_bool("ACTIVITY_STREAM_NOTIFY", True),
         )
 
     def with_(self, **changes: object) -> Settings:
