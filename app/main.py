@@ -13,7 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app import db
+from app import db, realtime
 from app.config import Settings
 from app.errors import ApiError
 from app.http import admin, channels, health, system, tokens
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 # Services that live as long as the application (the realtime fan-out, the activities runner):
 # each is entered after the pool exists and left before it closes.
 Service = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
-SERVICES: list[Service] = []
+SERVICES: list[Service] = [realtime.service]
 
 _HTTP_ERRORS = {
     404: ("UNKNOWN_RESOURCE", "No such resource"),
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *system.routes,
             *admin.routes,
             *tokens.routes,
+            *realtime.routes,
             *channels.routes,
         ],
         middleware=[

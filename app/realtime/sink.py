@@ -1,0 +1,170 @@
+"""One client connection as the fan-out sees it: its credential, its bounded queue, its
+subscriptions, and why it was closed.
+
+The queue is bounded: the fan-out never waits for a client. A live change that finds the queue
+full closes the connection with a reason (the client resumes from its last id), so a slow
+client costs at most `limit` queued items of memory. Catch-up from the log, which the
+connection reads at its own pace, waits for room instead (and leaves half the room to live
+changes of its other subscriptions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from app.http.auth import Principal, authenticate
+from app.log import Cursor
+from app.permissions import Access
+from app.realtime import filters
+from app.realtime.filters import Filter
+from app.realtime.messages import Change
+
+
+@dataclass(frozen=True)
+class Closing:
+    """Why the server ends a connection: an error body for the client, a WebSocket close code,
+    and how long the connection may take to say so before it is cut (a client that reads
+    nothing would otherwise hold it forever)."""
+
+    error_id: str
+    message: str
+    ws_code: int
+    grace: float = 0.5
+
+    def error(self) -> dict[str, Any]:
+        return {"id": self.error_id, "message": self.message}
+
+
+TOKEN_REVOKED = Closing("INVALID_TOKEN", "The token was revoked", 4401)
+SESSION_ENDED = Closing("INVALID_TOKEN", "The session has ended", 4401)
+CREDENTIAL_GONE = Closing("INVALID_TOKEN", "The credentials are unknown, revoked or expired", 4401)
+# A slow client is given time to read what it has and learn why it was closed.
+TOO_SLOW = Closing(
+    "SUBSCRIBER_TOO_SLOW",
+    "The client did not keep up with its changes; reconnect and resume from the last id",
+    4408,
+    grace=10.0,
+)
+SHUTTING_DOWN = Closing(
+    "SERVICE_UNAVAILABLE", "The server is shutting down; reconnect", 1012, grace=2.0
+)
+
+
+class SinkClosed(Exception):
+    def __init__(self, closing: Closing) -> None:
+        super().__init__(closing.message)
+        self.closing = closing
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One filter on one connection: the SSE stream itself, or one WebSocket `subscribe`.
+
+    `last` is the newest change it has been given (or skipped past): a change at or below it is
+    never given again, which is what makes the hand-over from catch-up to live exact.
+    While `held` is a list, the subscription is catching up from the log and live changes wait
+    there; `until` is where the catch-up ends and the live feed takes over.
+    """
+
+    sink: Sink
+    filter: Filter
+    key: str
+    last: Cursor
+    until: Cursor
+    held: list[Change] | None = None
+    needs_paths: bool = False
+    admin_all: bool = False
+
+    def wants(self, change: Change) -> bool:
+        sink = self.sink
+        return self.filter.selects(change) and filters.may_read(
+            change, sink.principal.user_id, sink.access, sink.principal.token_id, self.admin_all
+        )
+
+
+class Sink:
+    def __init__(self, principal: Principal, limit: int) -> None:
+        self.principal = principal
+        # The credential's grants as they are now (a token update replaces them).
+        self.access: Access = principal.access
+        self.access_version = 0  # counts the grant changes the fan-out applied
+        self.limit = max(1, limit)
+        self.subscriptions: dict[str, Subscription] = {}
+        self.closing: Closing | None = None
+        self._items: deque[Any] = deque()
+        self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._closed = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        return self.closing is not None
+
+    def offer(self, item: Any) -> None:
+        """Queues a live item without waiting; a full queue closes the connection (too slow)."""
+        if self.closing is not None:
+            return
+        if len(self._items) >= self.limit:
+            self.close(TOO_SLOW)
+            return
+        self._items.append(item)
+        self._ready.set()
+
+    async def put(self, item: Any) -> None:
+        """Queues a catch-up item, waiting while the queue is half full."""
+        while self.closing is None and len(self._items) >= max(1, self.limit // 2):
+            self._room.clear()
+            await self._room.wait()
+        if self.closing is not None:
+            raise SinkClosed(self.closing)
+        self._items.append(item)
+        self._ready.set()
+
+    async def take(self, most: int = 256) -> list[Any]:
+        """The next queued items (at least one), or SinkClosed once the sink is closed."""
+        while not self._items and self.closing is None:
+            self._ready.clear()
+            await self._ready.wait()
+        if self.closing is not None:
+            raise SinkClosed(self.closing)
+        batch = [self._items.popleft() for _ in range(min(most, len(self._items)))]
+        if len(self._items) < max(1, self.limit // 2):
+            self._room.set()
+        return batch
+
+    def close(self, closing: Closing) -> None:
+        """Ends the connection: what is still queued is dropped (it may no longer be allowed)."""
+        if self.closing is not None:
+            return
+        self.closing = closing
+        self._items.clear()
+        self._ready.set()
+        self._room.set()
+        self._closed.set()
+
+    async def wait_closed(self) -> Closing:
+        await self._closed.wait()
+        assert self.closing is not None
+        return self.closing
+
+
+async def reconfirm(sink: Sink, conn: HTTPConnection) -> None:
+    """Authenticates again once the sink is attached (ApiError if the credential is gone).
+
+    A revocation or a grant change committed between the first authentication and the attach
+    was dispatched to no one; this second look catches it. A change the fan-out applied in the
+    meantime is newer than what this look read, so it is kept.
+    """
+    version = sink.access_version
+    principal = await authenticate(conn)
+    if sink.access_version == version:
+        sink.access = principal.access
