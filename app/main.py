@@ -12,8 +12,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
-from app import db, realtime
+from app import db, openapi, realtime
 from app.config import Settings
 from app.errors import ApiError
 from app.http import admin, channels, health, system, tokens
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *health.routes,
+            Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
             *system.routes,
             *admin.routes,
             *tokens.routes,

@@ -1,0 +1,106 @@
+"""The OpenAPI document (app/openapi.py) against the routes the application really has.
+
+When a route is added without its description, or described without being routed, these tests
+name it: describe it in `app/openapi.py` PATHS beside the code.
+"""
+
+from __future__ import annotations
+
+import jsonschema_rs
+import pytest
+
+from app import openapi
+from app.main import create_app
+from tests.conftest import auth, error_id
+
+
+def described() -> set[tuple[str, str]]:
+    return {(m, p) for p, ops in openapi.PATHS.items() for m in ops}
+
+
+def test_every_route_is_described() -> None:
+    missing = openapi.routed(create_app()) - described()
+    assert not missing, f"routes missing from app/openapi.py PATHS: {sorted(missing)}"
+
+
+def test_every_description_is_routed() -> None:
+    extra = described() - openapi.routed(create_app())
+    assert not extra, f"app/openapi.py describes routes the app does not have: {sorted(extra)}"
+
+
+def test_path_parameters_match_the_path() -> None:
+    import re
+
+    for path, operations in openapi.PATHS.items():
+        names = set(re.findall(r"\{([^}]+)\}", path))
+        for method, operation in operations.items():
+            given = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert given == names, f"{method.upper()} {path}: path parameters {given} != {names}"
+
+
+def test_every_reference_resolves() -> None:
+    document = openapi.document()
+    schemas = document["components"]["schemas"]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            target = node.get("$ref")
+            if isinstance(target, str):
+                assert target.startswith("#/components/schemas/"), target
+                assert target.rsplit("/", 1)[1] in schemas, target
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+
+
+def test_every_operation_answers_errors_in_the_error_shape() -> None:
+    for path, operations in openapi.PATHS.items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            for status in ("400", "401", "404", "500", "503"):
+                schema = responses[status]["content"]["application/json"]["schema"]
+                assert schema == openapi.ref("Error"), f"{method} {path} {status}"
+
+
+async def test_served_document(client) -> None:
+    r = await client.get("/openapi.json")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/json")
+    document = r.json()
+    assert document["openapi"] == "3.1.0"
+    assert document["paths"] == openapi.document()["paths"]
+
+
+async def test_document_loads_as_openapi_3_1(client) -> None:
+    schemathesis = pytest.importorskip("schemathesis")
+    r = await client.get("/openapi.json")
+    schema = schemathesis.openapi.from_dict(r.json())
+    operations = [op for op in schema.get_all_operations() if op.ok()]
+    assert len(operations) == sum(len(ops) for ops in openapi.PATHS.values())
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("get", "/no/such/route/here", "UNKNOWN_RESOURCE"),
+        ("post", "/login", "INVALID_PARAMETERS_FORMAT"),
+        ("get", "/channels", "INVALID_TOKEN"),
+    ],
+)
+async def test_errors_match_the_error_schema(client, method: str, path: str,
+                                             expected: str) -> None:
+    r = await client.request(method, path, json={"unexpected": 1})
+    assert error_id(r) == expected
+    jsonschema_rs.validate(openapi.SCHEMAS["Error"], r.json())
+
+
+async def test_a_channel_matches_its_schema(client, session: str) -> None:
+    r = await client.post("/channels", json={"name": "Work"}, headers=auth(session))
+    assert r.status_code == 201
+    r = await client.get("/channels", headers=auth(session))
+    (channel,) = r.json()
+    jsonschema_rs.validate(openapi.SCHEMAS["Channel"], channel)
