@@ -36,7 +36,10 @@ def is_database_unavailable(exc: BaseException) -> bool:
         | asyncpg.CannotConnectNowError
         | asyncpg.AdminShutdownError
         | asyncpg.ConnectionDoesNotExistError
-        | asyncpg.TooManyConnectionsError,
+        | asyncpg.TooManyConnectionsError
+        # A connection cut by the server mid-operation is left in a state it cannot leave
+        # ("cannot switch to state ...; another operation is in progress"): the same outage.
+        | asyncpg.InternalClientError,
     ) or (isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc))
 
 
