@@ -16,6 +16,7 @@ import pytest
 
 from app import db
 from tests.conftest import auth, create_user
+from tests.reliability import invariants
 from tests.reliability.pg import ControlledPostgres
 
 REQUEST_TIMEOUT = 15  # a request that takes longer than this counts as a hang
@@ -131,6 +132,11 @@ async def test_database_stops_and_restarts_under_load(postgres: ControlledPostgr
         await conn.close()
     missing = set(load.acknowledged) - stored
     assert not missing, f"acknowledged channels lost: {sorted(missing)[:5]}"
+    pool = await db.create_pool(postgres.url, 1, 2)
+    try:
+        await invariants.check(pool)
+    finally:
+        await pool.close()
 
 
 def _faults(log: str) -> str:
