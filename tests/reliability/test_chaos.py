@@ -81,3 +81,17 @@ async def test_invariants_hold_after_chaos(client: httpx.AsyncClient, session: s
         faults += result
     assert not faults, faults[:5]
     await invariants.check(pool)
+
+
+async def test_the_checks_see_a_broken_read_model(client: httpx.AsyncClient, session: str,
+                                                  pool: asyncpg.Pool) -> None:
+    """The checker itself: a read model changed behind the log's back is reported."""
+    r = await client.post("/channels", json={"name": "Work"}, headers=auth(session))
+    assert r.status_code == 201
+    async with pool.acquire() as conn:
+        assert await invariants.rebuild_differences(conn) == {}
+        await conn.execute("UPDATE channels SET name = 'tampered'")
+        assert "channels" in await invariants.rebuild_differences(conn)
+        await conn.execute("UPDATE event_log SET version = version + 5 WHERE position = "
+                           "(SELECT min(position) FROM event_log)")
+        assert await invariants.version_gaps(conn)
