@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,7 +20,8 @@ class PySpy:
         self.raw = RESULTS / f"profile-{name}.collapsed"
         self.summary_path = RESULTS / f"profile-{name}.txt"
         self.process: subprocess.Popen[bytes] | None = None
-        exe = shutil.which("py-spy")
+        beside = Path(sys.executable).parent / "py-spy"  # the venv's, when not activated
+        exe = str(beside) if beside.exists() else shutil.which("py-spy")
         if exe is None:
             return
         self.process = subprocess.Popen(
