@@ -154,14 +154,16 @@ async def idle_subscribers(spec: dict[str, Any]) -> dict[str, Any]:
                     failed.append(repr(exc))
 
         began = time.perf_counter()
-        await asyncio.gather(
-            *(open_sse() for _ in range(spec.get("sse", 0))),
-            *(open_ws() for _ in range(spec.get("ws", 0))),
-        )
+        # One phase per transport: the orchestrator measures the server between phases.
+        for phase in spec.get("phases") or [{"sse": spec.get("sse", 0), "ws": spec.get("ws", 0)}]:
+            await asyncio.gather(
+                *(open_sse() for _ in range(phase.get("sse", 0))),
+                *(open_ws() for _ in range(phase.get("ws", 0))),
+            )
+            print("READY " + orjson.dumps({**opened, "failed": len(failed)}).decode(), flush=True)
+            # Hold every subscription open (reading nothing) until the orchestrator says go on.
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         took = time.perf_counter() - began
-        print("READY " + orjson.dumps({**opened, "failed": len(failed)}).decode(), flush=True)
-        # Hold every subscription open (reading nothing) until the orchestrator says stop.
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         for holder in holders:
             if isinstance(holder, aiohttp.ClientWebSocketResponse):
                 await holder.close()

@@ -296,13 +296,15 @@ async def fanout(ctx: Any) -> dict[str, Any]:
 
 
 async def idle_subscribers(ctx: Any) -> dict[str, Any]:
-    """Server RSS per idle subscriber: half EventSource streams, half WebSockets."""
+    """Server RSS per idle subscriber: first EventSource streams, then as many WebSockets,
+    the server's memory measured after each phase (every process: supervisor and workers)."""
     n = ctx.options.idle_subscribers
+    sse, ws = n // 2, n - n // 2
     server = ctx.server
     await asyncio.sleep(1)
-    before = server.rss()
-    spec = {"url": server.url, "workload": "idle_subscribers", "sse": n // 2, "ws": n - n // 2,
-            "headers": {"Authorization": ctx.session}}
+    rss = [server.rss()]
+    spec = {"url": server.url, "workload": "idle_subscribers",
+            "phases": [{"sse": sse}, {"ws": ws}], "headers": {"Authorization": ctx.session}}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.load", cwd=ROOT,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -310,29 +312,34 @@ async def idle_subscribers(ctx: Any) -> dict[str, Any]:
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(orjson.dumps(spec) + b"\n")
     await proc.stdin.drain()
-    ready_line = await asyncio.wait_for(proc.stdout.readline(), 600)
-    if not ready_line.startswith(b"READY "):
-        raise RuntimeError(f"idle subscribers: {ready_line!r}")
-    ready = orjson.loads(ready_line[6:])
-    await asyncio.sleep(3)
-    during = server.rss()
-    proc.stdin.write(b"stop\n")
-    await proc.stdin.drain()
+    ready: dict[str, Any] = {}
+    for _phase in spec["phases"]:
+        line = await asyncio.wait_for(proc.stdout.readline(), 600)
+        if not line.startswith(b"READY "):
+            raise RuntimeError(f"idle subscribers: {line!r}")
+        ready = orjson.loads(line[6:])
+        await asyncio.sleep(3)
+        rss.append(server.rss())
+        proc.stdin.write(b"next\n")
+        await proc.stdin.drain()
     out = await proc.stdout.read()
     await proc.wait()
-    opened = ready["sse"] + ready["ws"]
-    per = (during - before) / opened if opened else None
     load = {}
     for line in out.decode().splitlines():
         if line.startswith("RESULT "):
             load = orjson.loads(line[7:])
+    opened = ready["sse"] + ready["ws"]
+    if ready["failed"] or opened < n:
+        raise RuntimeError(f"idle subscribers: only {ready} opened: {load.get('failures')}")
+    kib = 1024
     return result(
         "idle_subscribers",
-        f"{n:,} idle subscribers ({n // 2:,} SSE + {n - n // 2:,} WebSocket)",
-        round(per / 1024, 1) if per is not None else None,
+        f"{n:,} idle subscribers ({sse:,} SSE + {ws:,} WebSocket)",
+        round((rss[2] - rss[0]) / opened / kib, 1),
         "KiB RSS/subscriber",
-        details={"rssBeforeMiB": round(before / 2**20, 1), "rssDuringMiB": round(during / 2**20, 1),
-                 "opened": ready, "load": load},
+        details={"sseKiB": round((rss[1] - rss[0]) / sse / kib, 1),
+                 "wsKiB": round((rss[2] - rss[1]) / ws / kib, 1),
+                 "rssMiB": [round(x / 2**20, 1) for x in rss], "opened": ready, "load": load},
     )
 
 
