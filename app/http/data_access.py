@@ -19,9 +19,24 @@ async def channel_for(
     conn: asyncpg.Connection, principal: Principal, channel_id: str
 ) -> asyncpg.Record:
     """The channel as the credential may see it: not trashed, and granted (else 404)."""
+    return await _visible_channel(conn, principal, channel_id, lock="")
+
+
+async def channel_for_change(
+    conn: asyncpg.Connection, principal: Principal, channel_id: str
+) -> asyncpg.Record:
+    """`channel_for` inside a command: the channel's row is held (FOR SHARE) until the
+    transaction ends, so the channel cannot be trashed (then deleted) between this check and
+    the commit of what the command writes into it (no folder or event outlives its channel)."""
+    return await _visible_channel(conn, principal, channel_id, lock=" FOR SHARE")
+
+
+async def _visible_channel(
+    conn: asyncpg.Connection, principal: Principal, channel_id: str, lock: str
+) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"SELECT {CHANNEL_COLUMNS} FROM channels "
-        "WHERE user_id = $1 AND channel_id = $2 AND NOT trashed",
+        f"WHERE user_id = $1 AND channel_id = $2 AND NOT trashed{lock}",
         principal.user_id,
         channel_id,
     )
