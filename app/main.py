@@ -17,7 +17,7 @@ from starlette.routing import Route
 from app import db, openapi, realtime
 from app.config import Settings
 from app.errors import ApiError
-from app.http import admin, channels, health, system, tokens
+from app.http import admin, channels, folders, health, system, tokens
 from app.http.middleware import ServerMiddleware
 from app.http.responses import error
 from app.migrate import migrate
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *tokens.routes,
             *realtime.routes,
             *channels.routes,
+            *folders.routes,  # channel-scoped: after every fixed first segment
         ],
         middleware=[
             Middleware(

@@ -4,7 +4,12 @@ Projections depend only on the record (never on the clock or on request state), 
 the log into empty tables gives back exactly the live tables.
 """
 
-from projections import accounts, channels, tokens  # noqa: F401  (registers the handlers)
+from projections import (  # noqa: F401  (registers the handlers)
+    accounts,
+    channels,
+    folders,
+    tokens,
+)
 from projections.registry import apply, tables
 
 __all__ = ["apply", "tables"]
