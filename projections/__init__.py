@@ -6,6 +6,7 @@ the log into empty tables gives back exactly the live tables.
 
 from projections import (  # noqa: F401  (registers the handlers)
     accounts,
+    attachments,
     channels,
     folders,
     tokens,

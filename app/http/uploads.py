@@ -26,6 +26,7 @@ INVALID_REQUEST_STRUCTURE; a file name that is not a plain base name (`../x`, `/
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,9 +222,7 @@ class _Reader:
         part = self.part
         assert part is not None
         headers = dict(part.headers)
-        disposition, options = parse_options_header(
-            headers.get(b"content-disposition", b"").decode("latin-1")
-        )
+        disposition, options = disposition_params(headers.get(b"content-disposition", b""))
         if disposition != b"form-data" or b"name" not in options:
             raise invalid_structure("Each part needs `Content-Disposition: form-data; name=...`")
         part.name = _text(options[b"name"], "name")
@@ -277,6 +276,30 @@ class _Reader:
                 self.upload.event = orjson.loads(bytes(part.data)) if part.data.strip() else {}
             except orjson.JSONDecodeError as exc:
                 raise invalid_structure(f"The {EVENT_PART!r} part is not JSON: {exc.msg}") from None
+
+
+_PARAM = re.compile(rb';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+
+
+def disposition_params(value: bytes) -> tuple[bytes, dict[bytes, bytes]]:
+    """`Content-Disposition` of a part: (disposition, {parameter: raw bytes}).
+
+    python-multipart's own reader shortens a `filename` that looks like a Windows path to its
+    last segment; this one keeps the name exactly as sent, so that such a name is refused like
+    any other path rather than silently taken for another. `filename*` is ignored (RFC 7578
+    forbids it in form data); a quoted value loses its quotes and backslash escapes of `\\`
+    and `"` only, as browsers send them.
+    """
+    kind, _, rest = value.partition(b";")
+    params: dict[bytes, bytes] = {}
+    for match in _PARAM.finditer(b";" + rest):
+        key, raw = match.group(1).lower(), match.group(2).strip()
+        if b"*" in key:
+            continue
+        if len(raw) >= 2 and raw[:1] == raw[-1:] == b'"':
+            raw = raw[1:-1].replace(b"\\\\", b"\\").replace(b'\\"', b'"')
+        params.setdefault(key, raw)
+    return kind.strip().lower(), params
 
 
 def _text(raw: bytes, param: str) -> str:
