@@ -14,10 +14,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app import db, file_gc, openapi, realtime
+from app import activities as activities_service
+from app import db, events_batch, file_gc, openapi, realtime
 from app.config import Settings
 from app.errors import ApiError
-from app.http import admin, attachments, channels, folders, health, system, tokens
+from app.http import (
+    activities,
+    admin,
+    attachments,
+    channels,
+    events,
+    folders,
+    health,
+    system,
+    tokens,
+)
 from app.http.middleware import ServerMiddleware
 from app.http.responses import error
 from app.migrate import migrate
@@ -27,7 +38,7 @@ log = logging.getLogger(__name__)
 # Services that live as long as the application (the realtime fan-out, the activities runner):
 # each is entered after the pool exists and left before it closes.
 Service = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
-SERVICES: list[Service] = [realtime.service, file_gc.service]
+SERVICES: list[Service] = [realtime.service, file_gc.service, activities_service.service]
 
 _HTTP_ERRORS = {
     404: ("UNKNOWN_RESOURCE", "No such resource"),
@@ -74,7 +85,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *tokens.routes,
             *realtime.routes,
             *channels.routes,
+            *activities.routes,
             *folders.routes,  # channel-scoped: after every fixed first segment
+            *activities.channel_routes,
+            *events_batch.routes,
+            *events.routes,
             # Last: `/{channel}/events/{event}` (POST) must not take `/events/start` and the like.
             *attachments.routes,
         ],

@@ -427,6 +427,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         responses={**ok(obj(["addedEvents"], strict=False, addedEvents={"type": "array"})),
                    **ok(ref("Activity"), "202")})},
     "/{channel}/events/{event}": {
+        "get": op("one event", tag="events", params=[CHANNEL, EVENT], responses=ok(ref("Event"))),
         "put": op("modify an event", tag="events", params=[CHANNEL, EVENT],
                   request=body(obj(**EVENT_FIELDS, trashed={"type": "boolean"})),
                   responses=ok(ref("Event"))),

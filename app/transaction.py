@@ -82,8 +82,7 @@ class Tx:
             meta=self.meta,
         )
         self._versions[stream_id] += len(written)
-        for record in written:
-            await projections.apply(self.conn, record)
+        await projections.apply_many(self.conn, written)
         self.records.extend(written)
         return written
 

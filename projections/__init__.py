@@ -6,11 +6,13 @@ the log into empty tables gives back exactly the live tables.
 
 from projections import (  # noqa: F401  (registers the handlers)
     accounts,
+    activities,
     attachments,
     channels,
+    events,
     folders,
     tokens,
 )
-from projections.registry import apply, tables
+from projections.registry import apply, apply_many, tables
 
-__all__ = ["apply", "tables"]
+__all__ = ["apply", "apply_many", "tables"]

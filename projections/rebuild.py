@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from app.log import _COLUMNS, _from_row
-from projections.registry import apply, tables
+from app.log import _COLUMNS, LogRecord, _from_row
+from projections.registry import apply_many, tables
 
 
 async def rebuild(conn: asyncpg.Connection, *, batch: int = 2000) -> int:
@@ -16,11 +16,17 @@ async def rebuild(conn: asyncpg.Connection, *, batch: int = 2000) -> int:
     record written after another's commit always has a higher position).
     """
     count = 0
+    pending: list[LogRecord] = []
     async with conn.transaction():
         await conn.execute(f"TRUNCATE {', '.join(tables())}")
         async for row in conn.cursor(
             f"SELECT {_COLUMNS} FROM event_log ORDER BY position", prefetch=batch
         ):
-            await apply(conn, _from_row(row))
-            count += 1
+            pending.append(_from_row(row))
+            if len(pending) >= batch:
+                await apply_many(conn, pending)
+                count += len(pending)
+                pending.clear()
+        await apply_many(conn, pending)
+        count += len(pending)
     return count

@@ -88,8 +88,10 @@ async def clean(pool: asyncpg.Pool) -> None:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Iterator[Path]:
+    # One level down in a folder of its own, so that tests can check that nothing lands beside
+    # the data folder either (its parent is not the shared /tmp).
     with tempfile.TemporaryDirectory(prefix="activity-data-") as tmp:
-        yield Path(tmp)
+        yield Path(tmp) / "data"
 
 
 @pytest.fixture(scope="session")

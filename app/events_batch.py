@@ -1,0 +1,220 @@
+"""`POST /{channel}/events/batch`: events recorded offline, added all or nothing.
+
+Every event carries its `clientId` (unique in the channel, so a client can tell which of its
+records landed) and its `time` (`INVALID_TIME` without one: "now" means nothing for a record
+made offline). The period rules hold across the batch and what the channel already holds.
+
+`record_batch` is the whole operation inside one transaction, so the HTTP route and the
+activities runner (which runs large batches in the background) share it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from app import transaction
+from app.errors import ApiError, invalid_parameters, sub_error
+from app.event_store import taken_client_ids
+from app.events import (
+    CREATE_FIELDS,
+    Period,
+    is_period,
+    new_event,
+    periods_overlap,
+    read_fields,
+    stopped,
+)
+from app.http.auth import Principal, meta
+from app.http.data_access import unknown_folder
+from app.http.events import Changes, _precheck, event_at
+from app.http.folders import load_tree
+from app.http.responses import JSONResponse, json
+from app.ids import new_id
+from app.log import NewRecord
+from app.permissions import EVENTS_WRITE, READ
+from app.validation import Body, read_json
+
+MAX_EVENTS = 200_000
+
+
+def read_batch(data: Any) -> list[dict[str, Any]]:
+    """The checked fields of every event of a `{events: [...]}` body.
+
+    Problems are reported all at once, each parameter named `events[i].field`."""
+    body = Body(data, allowed=("events",))
+    raw = body.array("events", required=True)
+    body.done()
+    if len(raw) > MAX_EVENTS:
+        raise invalid_parameters([sub_error("events", f"at most {MAX_EVENTS} events a batch")])
+    problems: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
+    no_time: list[Any] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            problems.append(sub_error(f"events[{index}]", "each event must be an object"))
+            continue
+        event_body = Body(item, allowed=CREATE_FIELDS)
+        event_body.text("clientId", required=True, min_len=1)
+        fields = read_fields(event_body, CREATE_FIELDS)
+        if "duration" in fields and fields["duration"] is None:
+            event_body.fail("duration", "a batch records finished periods: 'duration' > 0")
+        for problem in event_body.errors:
+            param = f"events[{index}].{problem['data']['param']}"
+            problems.append(sub_error(param, problem["message"]))
+        if "time" not in fields and "time" not in item:
+            no_time.append(item.get("clientId", index))
+        batch.append(fields)
+    if problems:
+        raise invalid_parameters(problems)
+    if no_time:
+        raise ApiError(400, "INVALID_TIME", "Every event of a batch needs its 'time'",
+                       data={"clientIds": no_time})
+    counts = Counter(f["clientId"] for f in batch)
+    repeated = sorted(c for c, n in counts.items() if n > 1)
+    if repeated:
+        raise _client_ids_taken(repeated)
+    return batch
+
+
+def _client_ids_taken(client_ids: list[str]) -> ApiError:
+    return ApiError(
+        400,
+        "ITEM_ID_ALREADY_EXISTS",
+        "Client ids already taken: " + ", ".join(map(repr, client_ids[:10])),
+        data={"clientIds": client_ids},
+    )
+
+
+async def record_batch(
+    tx: transaction.Tx, principal: Principal, channel_id: str, batch: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Adds the events of `batch` (from `read_batch`) to the channel, all or nothing.
+
+    Returns `{addedEvents: [event...], stoppedId?}`."""
+    changes = Changes(tx, principal, channel_id)
+    channel = await changes.lock()
+    now = time.time()
+    events = []
+    for fields in batch:
+        try:
+            events.append(new_event(new_id(), channel_id, fields, now,
+                                    kind="period" if "duration" in fields else "mark"))
+        except ApiError as exc:
+            exc.data = {"clientId": fields["clientId"]}
+            raise
+    await _check_folders(tx, principal, channel_id, events)
+    taken = await taken_client_ids(
+        tx.conn, principal.user_id, channel_id, [e["clientId"] for e in events]
+    )
+    if taken:
+        raise _client_ids_taken(taken)
+    stopped_id = None
+    if channel["enforce_no_events_overlap"]:
+        stopped_id = await _place_periods(changes, [e for e in events if is_period(e)], now)
+    await tx.append_many(
+        changes.stream,
+        [NewRecord("event.created", {"channelId": channel_id, "event": e}) for e in events],
+        user_id=principal.user_id,
+    )
+    answer: dict[str, Any] = {"addedEvents": events}
+    if stopped_id is not None:
+        answer["stoppedId"] = stopped_id
+    return answer
+
+
+async def _check_folders(
+    tx: transaction.Tx, principal: Principal, channel_id: str, events: list[dict[str, Any]]
+) -> None:
+    """Every folder named exists and takes events from the credential (one tree read)."""
+    tree = await load_tree(tx.conn, principal.user_id, channel_id)
+    for folder_id in sorted({e["folderId"] for e in events}, key=lambda f: f or ""):
+        path = tree.path(folder_id) if folder_id is not None else []
+        level = principal.access.folder_level(channel_id, path)
+        if folder_id is not None and (not path or level < READ):
+            error = unknown_folder(folder_id, 400)
+            error.data = {"folderId": folder_id}
+            raise error
+        if level < EVENTS_WRITE:
+            raise ApiError(403, "FORBIDDEN", "The credential cannot add events there",
+                           data={"folderId": folder_id})
+
+
+async def _place_periods(
+    changes: Changes, periods: list[dict[str, Any]], now: float
+) -> str | None:
+    """The period rules over the batch's periods and the channel's: stops the running period
+    when the batch has one after it (returns its id), else refuses the whole batch.
+
+    Reads the channel's periods over the batch's span (the periods beginning inside it, the
+    one before it, and the running one), then sweeps everything in time order: a period that
+    begins before the latest end seen so far overlaps it.
+    """
+    if not periods:
+        return None
+    conn, principal, channel_id = changes.tx.conn, changes.principal, changes.channel_id
+    first = min(p["time"] for p in periods)
+    last = max(p["time"] + p["duration"] for p in periods)
+    rows = await conn.fetch(  # `events_periods` and `events_running`
+        """(SELECT event_id, time, end_time FROM events
+            WHERE user_id = $1 AND channel_id = $2 AND kind = 'period' AND NOT trashed
+              AND time >= $3 AND time < $4)
+           UNION
+           (SELECT event_id, time, end_time FROM events
+            WHERE user_id = $1 AND channel_id = $2 AND kind = 'period' AND NOT trashed
+              AND time < $3 ORDER BY time DESC LIMIT 1)
+           UNION
+           (SELECT event_id, time, end_time FROM events
+            WHERE user_id = $1 AND channel_id = $2 AND kind = 'period' AND NOT trashed
+              AND end_time IS NULL)""",
+        principal.user_id, channel_id, first, last,
+    )
+    existing = [Period(r["event_id"], r["time"], r["end_time"]) for r in rows]
+    running = next((p for p in existing if p.end is None), None)
+    stop_at = None
+    if running is not None:
+        later = [p["time"] for p in periods if p["time"] > running.time]
+        if later:
+            stop_at = min(later)
+            existing = [p for p in existing if p is not running]
+            existing.append(Period(running.id, running.time, stop_at))
+    # What the client knows a batch event by is its clientId.
+    mine = [Period(p["clientId"], p["time"], p["time"] + p["duration"]) for p in periods]
+    theirs = {p.id for p in existing}
+    clashes: set[Period] = set()
+    widest: Period | None = None
+    for period in sorted([*existing, *mine], key=lambda p: (p.time, p.id not in theirs)):
+        if widest is not None and (widest.end is None or widest.end > period.time) and (
+            period.id not in theirs or widest.id not in theirs
+        ):
+            clashes.update((widest, period))
+        if widest is None or (widest.end is not None and (
+            period.end is None or period.end > widest.end
+        )):
+            widest = period
+    if clashes:
+        raise periods_overlap([p.id for p in sorted(clashes, key=lambda p: p.time)])
+    if running is None or stop_at is None:
+        return None
+    event = await event_at(conn, principal, channel_id, running.id, EVENTS_WRITE)
+    await changes.append("event.updated", stopped(event, stop_at, now))
+    return running.id
+
+
+async def batch(request: Request) -> JSONResponse:
+    principal, channel_id = await _precheck(request)
+    events = read_batch(await read_json(request))
+
+    async def command(tx: transaction.Tx) -> dict[str, Any]:
+        return await record_batch(tx, principal, channel_id, events)
+
+    result = await transaction.run(request.app.state.pool, command, meta=meta(principal))
+    return json(result)
+
+
+# Before `/{channel}/events/{event}` (POST adds attachments to an event).
+routes = [Route("/{channel}/events/batch", batch, methods=["POST"])]
