@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import orjson
 
 from app.log import LogRecord
 from projections.registry import handles, handles_many, read_models
@@ -22,6 +23,7 @@ _COLUMNS = (
     "user_id, channel_id, event_id, folder_id, kind, time, duration, end_time, value, "
     "value_type, comment, tags, client_id, client_data, attachments, trashed, created, modified"
 )
+_TAGS = 11  # the position of `tags` in both
 _TYPES = (
     "uuid, text, text, text, text, float8, float8, float8, jsonb, text, text, text[], text, "
     "jsonb, jsonb, bool, float8, float8"
@@ -83,16 +85,14 @@ async def event_states(conn: asyncpg.Connection, records: Sequence[LogRecord]) -
             await event_state(conn, record)
         return
     columns = list(zip(*(_row(r) for r in records), strict=True))
-    # jsonb and text[] columns go through unnest as jsonb[] and a JSON array of tags (a 2-D
-    # text[] cannot hold rows of different lengths).
-    columns[11] = [list(tags) for tags in columns[11]]
-    params = ", ".join(
-        f"${n}::{kind}[]" for n, kind in enumerate(_TYPES.replace("text[]", "jsonb").split(", "), 1)
-    )
-    names = _COLUMNS.split(", ")
+    # A list of lists would be taken for a 2-D array: each event's tags go as a JSON text.
+    columns[_TAGS] = [orjson.dumps(tags).decode() for tags in columns[_TAGS]]
+    types = _TYPES.split(", ")
+    types[_TAGS] = "text"
+    params = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, 1))
     select = ", ".join(
-        "ARRAY(SELECT jsonb_array_elements_text(u.tags))" if name == "tags" else f"u.{name}"
-        for name in names
+        "ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb))" if name == "tags" else f"u.{name}"
+        for name in _COLUMNS.split(", ")
     )
     await conn.execute(
         f"""INSERT INTO events ({_COLUMNS})
