@@ -41,6 +41,20 @@ class Settings:
     pool_max_size: int = 10
     log_level: str = "info"
     run_activities: bool = True
+    # Activities (app/activities): how long a request waits for its activity by default
+    # (`Prefer: wait=N` overrides), the runner's lease and poll, how many activities a process
+    # runs at once, how often progress is recorded at most, how long finished activities stay,
+    # interrupted attempts before an activity fails, events per export step, and a pause at each
+    # safe point (0 in production: drills and tests use it to stop the work half-way).
+    activity_wait_seconds: float = 10.0
+    activity_lease_seconds: float = 30.0
+    activity_poll_seconds: float = 1.0
+    activity_workers: int = 4
+    activity_progress_interval: float = 0.25
+    activity_retention_days: float = 7.0
+    activity_max_attempts: int = 3
+    activity_export_page: int = 500
+    activity_step_pause: float = 0.0
     # Realtime push (app/realtime): per-subscriber queue bound, SSE heartbeat, the fan-out's
     # fallback poll, and whether commits are announced to other processes by NOTIFY.
     stream_queue_size: int = 1000
@@ -64,6 +78,15 @@ class Settings:
             pool_max_size=_int("ACTIVITY_DB_POOL_MAX", 10),
             log_level=(os.environ.get("ACTIVITY_LOG_LEVEL") or "info").lower(),
             run_activities=_bool("ACTIVITY_RUN_ACTIVITIES", True),
+            activity_wait_seconds=_float("ACTIVITY_WAIT_SECONDS", 10.0),
+            activity_lease_seconds=_float("ACTIVITY_LEASE_SECONDS", 30.0),
+            activity_poll_seconds=_float("ACTIVITY_POLL_SECONDS", 1.0),
+            activity_workers=_int("ACTIVITY_WORKERS", 4),
+            activity_progress_interval=_float("ACTIVITY_PROGRESS_INTERVAL", 0.25),
+            activity_retention_days=_float("ACTIVITY_RETENTION_DAYS", 7.0),
+            activity_max_attempts=_int("ACTIVITY_MAX_ATTEMPTS", 3),
+            activity_export_page=_int("ACTIVITY_EXPORT_PAGE", 500),
+            activity_step_pause=_float("ACTIVITY_STEP_PAUSE", 0.0),
             stream_queue_size=_int("ACTIVITY_STREAM_QUEUE_SIZE", 1000),
             stream_heartbeat_seconds=_float("ACTIVITY_STREAM_HEARTBEAT_SECONDS", 15.0),
             stream_poll_seconds=_float("ACTIVITY_STREAM_POLL_SECONDS", 1.0),

@@ -7,11 +7,14 @@ from typing import Any
 
 import asyncpg
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from app import client_data, transaction
-from app.errors import ApiError, id_exists, name_exists, unknown
-from app.http.auth import authenticate, meta
+from app.activities.respond import start_and_answer
+from app.activities.state import Spec
+from app.errors import ApiError, id_exists, invalid_operation, name_exists, unknown
+from app.http.auth import Principal, authenticate, meta
 from app.http.responses import JSONResponse, json
 from app.ids import RESERVED_CHANNEL_IDS, new_id, user_stream
 from app.validation import Body, Query, read_json
@@ -170,30 +173,57 @@ async def update_channel(request: Request) -> JSONResponse:
     return json(channel)
 
 
-async def delete_channel(request: Request) -> JSONResponse:
-    """Trashes the channel; a trashed one is deleted for good with all its folders and events."""
+async def delete_channel(request: Request) -> Response:
+    """Trashes the channel; a trashed one is deleted for good with all its folders and events:
+    an activity (`channel.delete`) whose answer, once done, is 200 `{"channelDeletion": {"id"}}`
+    (see app/activities/respond.py)."""
     principal = await authenticate(request, session_only=True)
     channel_id = request.path_params["channel_id"]
 
-    async def command(tx: transaction.Tx) -> dict[str, Any]:
+    async def command(tx: transaction.Tx) -> Spec | Response:
         stream = user_stream(principal.user_id)
         await tx.lock(stream)
         row = await load_channel(tx.conn, principal.user_id, channel_id)
         if row is None:
             raise unknown_channel(channel_id)
-        record = "channel.deleted" if row["trashed"] else "channel.trashed"
+        if row["trashed"]:
+            return Spec(
+                type="channel.delete",
+                title=f"Delete channel {row['name']!r} for good",
+                params={"channelId": channel_id},
+                context={"channelId": channel_id},
+            )
         await tx.append(
             stream,
-            record,
+            "channel.trashed",
             {"channelId": channel_id, "time": time.time()},
             user_id=principal.user_id,
         )
-        if row["trashed"]:
-            return {"channelDeletion": {"id": channel_id}}
-        return channel_json(await load_channel(tx.conn, principal.user_id, channel_id))
+        return json(channel_json(await load_channel(tx.conn, principal.user_id, channel_id)))
 
-    result = await transaction.run(request.app.state.pool, command, meta=meta(principal))
-    return json(result)
+    return await start_and_answer(request, principal, command)
+
+
+async def delete_for_good(
+    tx: transaction.Tx, principal: Principal, channel_id: str
+) -> dict[str, Any]:
+    """Deletes a trashed channel with everything in it: one record, all or nothing (each read
+    model drops the channel's rows in its `channel.deleted` handler). Called by the activities
+    runner in the transaction that ends the `channel.delete` activity."""
+    stream = user_stream(principal.user_id)
+    await tx.lock(stream)
+    row = await load_channel(tx.conn, principal.user_id, channel_id)
+    if row is None:
+        raise unknown_channel(channel_id)
+    if not row["trashed"]:
+        raise invalid_operation("Only a trashed channel can be deleted for good")
+    await tx.append(
+        stream,
+        "channel.deleted",
+        {"channelId": channel_id, "time": time.time()},
+        user_id=principal.user_id,
+    )
+    return {"channelDeletion": {"id": channel_id}}
 
 
 routes = [

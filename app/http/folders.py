@@ -16,9 +16,12 @@ from typing import Any
 
 import asyncpg
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from app import client_data, transaction
+from app.activities.respond import start_and_answer
+from app.activities.state import Spec
 from app.errors import forbidden, invalid_operation
 from app.folders import (
     STATES,
@@ -267,9 +270,10 @@ async def move_folder(request: Request) -> JSONResponse:
 # --- DELETE: trash, then delete for good -------------------------------------------------------
 
 
-async def delete_folder(request: Request) -> JSONResponse:
+async def delete_folder(request: Request) -> Response:
     """Trashes the folder (200, the folder); a trashed one is deleted for good with its
-    descendants (200 `{"folderDeletion": {"id"}}`), its events merged or deleted."""
+    descendants, its events merged or deleted: an activity (`folder.delete`) whose answer,
+    once done, is 200 `{"folderDeletion": {"id"}}` (see app/activities/respond.py)."""
     principal = await authenticate(request)
     channel_id = request.path_params["channel"]
     folder_id = request.path_params["folder"]
@@ -278,33 +282,36 @@ async def delete_folder(request: Request) -> JSONResponse:
     merge = query.boolean("mergeEventsWithParent", default=None)
     query.done()
 
-    async def command(tx: transaction.Tx) -> dict[str, Any]:
+    async def command(tx: transaction.Tx) -> Spec | Response:
         tree = await locked_tree(tx, principal, channel_id)
         folder = folder_at(principal, channel_id, tree, folder_id, MANAGE)
         if folder.trashed:
-            return await delete_for_good(tx, principal, channel_id, folder_id, merge)
+            # Refuse now what the work would refuse (same checks, same state), then let the
+            # runner delete: the activity is created in this transaction.
+            folder_ids = await check_delete_for_good(tx, principal, channel_id, folder_id, merge)
+            return Spec(
+                type="folder.delete",
+                title=f"Delete folder {folder.name!r} for good",
+                subtitle=f"{len(folder_ids)} folder(s)",
+                params={"channelId": channel_id, "folderId": folder_id, "merge": merge},
+                context={"channelId": channel_id, "folderId": folder_id},
+            )
         trashed = folder.changed(trashed=True, modified=time.time())
         await append_state(tx, principal, "folder.trashed", trashed)
-        return whole(tree.replaced(trashed), trashed)
+        return json(whole(tree.replaced(trashed), trashed))
 
-    result = await transaction.run(request.app.state.pool, command, meta=meta(principal))
-    return json(result)
+    return await start_and_answer(request, principal, command)
 
 
-async def delete_for_good(
+async def check_delete_for_good(
     tx: transaction.Tx,
     principal: Principal,
     channel_id: str,
     folder_id: str,
     merge: bool | None,
-) -> dict[str, Any]:
-    """Deletes a trashed folder and its descendants in one record, all or nothing.
-
-    Self-contained (it locks, loads and checks everything itself), so the activities runner
-    can call it in its own transaction. Events of the deleted folders (trashed ones too) are
-    moved to the parent (`merge`) or deleted by the events projection's `folder.deleted`
-    handler; merging needs `events-write` over the parent, where they land.
-    """
+) -> list[str]:
+    """Whether the trashed folder may be deleted for good as asked (raises if not); the ids
+    the deletion would remove. Locks and loads everything itself."""
     tree = await locked_tree(tx, principal, channel_id)
     folder = folder_at(principal, channel_id, tree, folder_id, MANAGE)
     if not folder.trashed:
@@ -322,6 +329,27 @@ async def delete_for_good(
         parent_path = tree.path(folder.parent_id)
         if principal.access.folder_level(channel_id, parent_path) < EVENTS_WRITE:
             raise forbidden("Merging the events needs events-write over the parent folder")
+    return folder_ids
+
+
+async def delete_for_good(
+    tx: transaction.Tx,
+    principal: Principal,
+    channel_id: str,
+    folder_id: str,
+    merge: bool | None,
+) -> dict[str, Any]:
+    """Deletes a trashed folder and its descendants in one record, all or nothing.
+
+    Self-contained (it locks, loads and checks everything itself): the activities runner
+    calls it in the transaction that ends the `folder.delete` activity. Events of the deleted
+    folders (trashed ones too) are moved to the parent (`merge`) or deleted by the events
+    projection's `folder.deleted` handler; merging needs `events-write` over the parent.
+    """
+    folder_ids = await check_delete_for_good(tx, principal, channel_id, folder_id, merge)
+    tree = await load_tree(tx.conn, principal.user_id, channel_id)
+    folder = tree.get(folder_id)
+    assert folder is not None  # checked above, under the channel's lock
     await tx.append(
         channel_stream(principal.user_id, channel_id),
         "folder.deleted",

@@ -1,0 +1,126 @@
+"""The works the runner knows, one per activity type.
+
+Each work counts what it will do (progress), stops at safe points when a cancel was asked,
+and ends with `ctx.finish(last_step)`: the last step and `activity.completed` commit together.
+Deletions and the batch are one transaction each (all or nothing: a cancel before their commit
+rolls everything back); the export reads in steps and publishes its file only at the end; the
+rebuild is one transaction and cannot be cancelled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.activities import export
+from app.activities.runner import Context, work
+from app.activities.state import Spec
+from app.errors import ApiError
+from app.transaction import Tx
+
+
+def _principal(ctx: Context) -> Any:
+    assert ctx.principal is not None  # the runner fails a work whose credential is gone
+    return ctx.principal
+
+
+@work("folder.delete")
+async def delete_folder(ctx: Context) -> None:
+    from app.folders import deletion_set
+    from app.http.folders import delete_for_good, load_tree
+
+    principal = _principal(ctx)
+    channel_id, folder_id = ctx.params["channelId"], ctx.params["folderId"]
+    async with ctx.pool.acquire() as conn:
+        tree = await load_tree(conn, principal.user_id, channel_id)
+    total = len(deletion_set(tree, folder_id)) if tree.get(folder_id) else 0
+    await ctx.progress(0, total, force=True)
+    await ctx.safe_point()
+
+    async def last(tx: Tx) -> dict[str, Any]:
+        payload = await delete_for_good(tx, principal, channel_id, folder_id,
+                                        ctx.params.get("merge"))
+        return {"code": 200, "payload": payload}
+
+    await ctx.finish(last)
+
+
+@work("channel.delete")
+async def delete_channel(ctx: Context) -> None:
+    from app.http.channels import delete_for_good
+
+    principal = _principal(ctx)
+    channel_id = ctx.params["channelId"]
+    async with ctx.pool.acquire() as conn:
+        total = await conn.fetchval(
+            """SELECT (SELECT count(*) FROM folders WHERE user_id = $1 AND channel_id = $2)
+                    + (SELECT count(*) FROM events WHERE user_id = $1 AND channel_id = $2)""",
+            principal.user_id,
+            channel_id,
+        )
+    await ctx.progress(0, int(total), force=True)
+    await ctx.safe_point()
+
+    async def last(tx: Tx) -> dict[str, Any]:
+        return {"code": 200, "payload": await delete_for_good(tx, principal, channel_id)}
+
+    await ctx.finish(last)
+
+
+@work("channel.export")
+async def export_channel(ctx: Context) -> None:
+    await export.run(ctx, _principal(ctx), ctx.params["channelId"])
+
+
+@work("projections.rebuild")
+async def rebuild(ctx: Context) -> None:
+    """Replays the log into empty read models in one transaction (readers and writers wait for
+    it); the activity's own records are replayed too, then it ends."""
+    from projections.rebuild import rebuild as replay
+
+    async with ctx.pool.acquire() as conn:
+        total = await conn.fetchval("SELECT count(*) FROM event_log")
+    await ctx.progress(0, int(total), force=True)
+    async with ctx.pool.acquire() as conn:
+        count = await replay(conn)
+    await ctx.progress(count, count, force=True)
+    await ctx.finish(_done({"records": count}))
+
+
+def _done(payload: dict[str, Any]) -> Any:
+    async def last(tx: Tx) -> dict[str, Any]:
+        return {"code": 200, "payload": payload}
+
+    return last
+
+
+# --- events/batch ------------------------------------------------------------------------------
+# The batch's decisions live in app/events_batch.py (`record_batch(tx, principal, channel_id,
+# events) -> dict`, the 200 body). The route starts the activity with `batch_spec` through
+# `app.activities.respond.start_and_answer`; the work runs the whole batch in the transaction
+# that ends the activity: all or nothing, and a cancel before its commit keeps nothing.
+
+
+def batch_spec(channel_id: str, events: list[dict[str, Any]]) -> Spec:
+    return Spec(
+        type="events.batch",
+        title=f"Record {len(events)} event(s)",
+        params={"channelId": channel_id, "events": events},
+        context={"channelId": channel_id},
+    )
+
+
+@work("events.batch")
+async def events_batch(ctx: Context) -> None:
+    try:
+        from app.events_batch import record_batch  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise ApiError(500, "UNEXPECTED_ERROR", "The events batch is not available") from exc
+    principal = _principal(ctx)
+    channel_id, events = ctx.params["channelId"], ctx.params["events"]
+    await ctx.progress(0, len(events), force=True)
+    await ctx.safe_point()
+
+    async def last(tx: Tx) -> dict[str, Any]:
+        return {"code": 200, "payload": await record_batch(tx, principal, channel_id, events)}
+
+    await ctx.finish(last)

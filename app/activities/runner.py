@@ -1,0 +1,494 @@
+"""The activities runner: claims pending work under a lease, runs it, and ends it exactly once.
+
+- **Claim** (also the reaper): one query takes the oldest `activity_runs` row whose lease is
+  absent or past, `FOR UPDATE SKIP LOCKED`, and sets a new lease with `attempt + 1`. A row whose
+  worker died (SIGKILL, lost machine) is thus taken over once its lease has passed, by any
+  process; an activity interrupted `activity_max_attempts` times fails with a clear error.
+- **Heartbeat**: a task renews the lease every third of it while the work runs; at each safe
+  point the work also renews it and learns whether a cancel was requested (`Context.safe_point`).
+- **Fencing**: every transaction of the work and the final record check, under a row lock,
+  that `activity_runs.attempt` is still this worker's: a late worker (its lease passed, the
+  activity taken over) can commit nothing, and its result is discarded.
+- **Ending**: the final record (`activity.completed`, `.failed` or `.cancelled`) is appended in
+  the same transaction as the work's last step and the removal of the run row, so an activity
+  is never left done-but-running nor ended twice. A cancel recorded before that transaction
+  takes its stream lock wins: the whole last step is rolled back.
+
+Every clock here that two processes compare is the database's (`clock_timestamp()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from app import transaction
+from app.activities import state
+from app.config import Settings
+from app.errors import ApiError
+from app.http.auth import SESSION, Principal
+from app.http.middleware import is_database_unavailable
+from app.permissions import Access
+from app.transaction import Tx
+
+log = logging.getLogger(__name__)
+
+Work = Callable[["Context"], Awaitable[None]]
+# Activity type -> its work (app/activities/operations.py fills it).
+WORKS: dict[str, Work] = {}
+
+_NOW = "extract(epoch from clock_timestamp())"
+
+
+class Cancelled(Exception):
+    """Raised at a safe point when a cancel was requested: the work stops there."""
+
+
+class LeaseLost(Exception):
+    """This worker's attempt is no longer the activity's: whatever it would commit is dropped."""
+
+
+def work(activity_type: str) -> Callable[[Work], Work]:
+    def register(fn: Work) -> Work:
+        WORKS[activity_type] = fn
+        return fn
+
+    return register
+
+
+@dataclass
+class Context:
+    """What a running work sees: its input, who it acts for, and the runner's services."""
+
+    runner: Runner
+    activity_id: UUID
+    attempt: int
+    type: str
+    user_id: UUID | None
+    cancellable: bool
+    params: dict[str, Any]
+    principal: Principal | None
+    meta: dict[str, Any]
+    lost: bool = False
+    finished: bool = False
+    _last_progress: float = 0.0
+    _progress: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.runner.pool
+
+    @property
+    def settings(self) -> Settings:
+        return self.runner.settings
+
+    async def safe_point(self) -> None:
+        """A point where the work may stop: renews the lease, raises Cancelled on a cancel
+        request (LeaseLost when the activity was taken over)."""
+        if self.settings.activity_step_pause > 0:
+            await asyncio.sleep(self.settings.activity_step_pause)
+        if await self.runner.renew(self.activity_id, self.attempt) is False:
+            self.lost = True
+        if self.lost:
+            raise LeaseLost(str(self.activity_id))
+        if self.cancellable:
+            async with self.pool.acquire() as conn:
+                requested = await conn.fetchval(
+                    "SELECT cancel_requested FROM activities WHERE activity_id = $1",
+                    self.activity_id,
+                )
+            if requested:
+                raise Cancelled()
+
+    async def progress(self, done: int, total: int | None, *, force: bool = False) -> None:
+        """Records progress, at most every `activity_progress_interval` seconds."""
+        self._progress = state.progress(done, total)
+        now = time.monotonic()
+        if not force and now - self._last_progress < self.settings.activity_progress_interval:
+            return
+        self._last_progress = now
+        snapshot = dict(self._progress)
+
+        async def command(tx: Tx) -> None:
+            activity = await self._locked(tx, fence=False)
+            if activity is None or activity["state"] in state.FINAL:
+                return
+            activity["progress"] = snapshot
+            await state.append_state(tx, state.PROGRESS, activity, user_id=self.user_id)
+
+        await transaction.run(self.pool, command, meta=self.meta)
+
+    async def step(self, fn: Callable[[Tx], Awaitable[Any]]) -> Any:
+        """Runs one step of the work in its own transaction, fenced: it commits only while
+        this attempt holds the activity."""
+
+        async def command(tx: Tx) -> Any:
+            result = await fn(tx)
+            await self._fence(tx, lock="FOR SHARE")
+            return result
+
+        return await transaction.run(self.pool, command, meta=self.meta)
+
+    async def finish(
+        self,
+        fn: Callable[[Tx], Awaitable[dict[str, Any]]] | None = None,
+        *,
+        publish: Callable[[], Any] | None = None,
+    ) -> dict[str, Any]:
+        """Runs the last step and appends `activity.completed` with its result (`{code,
+        payload}`) in the same transaction. A cancel recorded before this transaction locked
+        the activity rolls the whole step back (Cancelled). `publish` (say, putting a file in
+        place) runs last, under the run row's lock, just before the commit."""
+
+        async def command(tx: Tx) -> dict[str, Any]:
+            result = await fn(tx) if fn is not None else {"code": 200, "payload": {}}
+            if self.settings.activity_step_pause > 0:
+                await asyncio.sleep(self.settings.activity_step_pause)  # a drill's half-way
+            activity = await self._locked(tx, fence=True)
+            if activity is None:
+                raise LeaseLost(str(self.activity_id))
+            if self.cancellable and activity["cancelRequested"]:
+                raise Cancelled()
+            if self._progress:
+                total = self._progress.get("total")
+                activity["progress"] = state.progress(
+                    total if total is not None else self._progress["done"], total
+                )
+            else:
+                activity["progress"] = state.progress(1, 1)
+            await self.runner.end_in(tx, self, activity, state.COMPLETED, result=result)
+            if publish is not None:
+                publish()
+            return result
+
+        result = await transaction.run(self.pool, command, meta=self.meta)
+        self.finished = True
+        return result
+
+    async def _fence(self, tx: Tx, *, lock: str) -> None:
+        attempt = await tx.conn.fetchval(
+            f"SELECT attempt FROM activity_runs WHERE activity_id = $1 {lock}", self.activity_id
+        )
+        if attempt != self.attempt:
+            self.lost = True
+            raise LeaseLost(str(self.activity_id))
+
+    async def _locked(self, tx: Tx, *, fence: bool) -> dict[str, Any] | None:
+        """Locks the activity's stream, checks the attempt, and reads its state."""
+        await tx.lock(state.stream(self.activity_id))
+        if fence:
+            await self._fence(tx, lock="FOR UPDATE")
+        else:
+            attempt = await tx.conn.fetchval(
+                "SELECT attempt FROM activity_runs WHERE activity_id = $1", self.activity_id
+            )
+            if attempt != self.attempt:
+                return None
+        return await state.load(tx.conn, self.activity_id)
+
+
+def _owner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Runner:
+    """One per process (when `run_activities` is on): claims and runs activities."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.owner = _owner_name()
+        self._wake = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.Task[None] | None = None
+        self._last_sweep = 0.0
+        self.sweeper: Callable[[], Awaitable[None]] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.create_task(self._claim_loop(), name="activities-runner")
+
+    async def stop(self) -> None:
+        """Stops claiming and abandons the work in hand: its lease passes and another process
+        (or this one, restarted) takes it over. Nothing is half-committed: every step is a
+        transaction."""
+        tasks = [t for t in (self._loop, *self._running) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- claiming ---------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while True:
+            try:
+                while len(self._running) < self.settings.activity_workers:
+                    row = await self.claim()
+                    if row is None:
+                        break
+                    name = f"activity-{row['activity_id']}"
+                    task = asyncio.create_task(self._run(row), name=name)
+                    self._running.add(task)
+                    task.add_done_callback(self._done)
+                await self._maybe_sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_database_unavailable(exc):
+                    log.warning("activities runner: database unavailable (%s)", type(exc).__name__)
+                else:
+                    log.exception("activities runner: claim failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.activity_poll_seconds)
+            self._wake.clear()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()  # a slot is free
+
+    async def claim(self) -> asyncpg.Record | None:
+        """Takes the oldest activity nobody holds (never claimed, or its lease has passed)."""
+        async with self.pool.acquire() as conn:
+            return await conn.fetchrow(
+                f"""UPDATE activity_runs r SET attempt = r.attempt + 1, lease_owner = $1,
+                                             lease_until = {_NOW} + $2
+                    WHERE r.activity_id = (
+                        SELECT activity_id FROM activity_runs
+                        WHERE coalesce(lease_until, 0) < {_NOW}
+                        ORDER BY coalesce(lease_until, 0), created
+                        LIMIT 1 FOR UPDATE SKIP LOCKED)
+                    RETURNING r.*""",
+                self.owner,
+                self.settings.activity_lease_seconds,
+            )
+
+    async def renew(self, activity_id: UUID, attempt: int) -> bool:
+        """The heartbeat: extends the lease; False when the attempt is no longer ours."""
+        async with self.pool.acquire() as conn:
+            renewed = await conn.fetchval(
+                f"""UPDATE activity_runs SET lease_until = {_NOW} + $3
+                    WHERE activity_id = $1 AND attempt = $2 RETURNING true""",
+                activity_id,
+                attempt,
+                self.settings.activity_lease_seconds,
+            )
+        return bool(renewed)
+
+    async def _heartbeat(self, ctx: Context) -> None:
+        interval = max(0.05, self.settings.activity_lease_seconds / 3)
+        while not ctx.lost:
+            await asyncio.sleep(interval)
+            try:
+                if not await self.renew(ctx.activity_id, ctx.attempt):
+                    ctx.lost = True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a missed beat: the next one may pass, else the lease
+                log.warning("activity %s: heartbeat failed (%s)", ctx.activity_id,
+                            type(exc).__name__)
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def _run(self, row: asyncpg.Record) -> None:
+        ctx = self._context(row)
+        try:
+            proceed = await self._begin(ctx)
+        except LeaseLost:
+            return
+        except Exception:
+            log.exception("activity %s: could not start", ctx.activity_id)
+            return
+        if not proceed:
+            return
+        heartbeat = asyncio.create_task(self._heartbeat(ctx))
+        try:
+            await self._work(ctx)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await heartbeat
+
+    async def _work(self, ctx: Context) -> None:
+        outcome: tuple[str, dict[str, Any] | None] | None = None
+        try:
+            fn = WORKS.get(ctx.type)
+            if fn is None:
+                raise ApiError(500, "UNEXPECTED_ERROR", f"No work is known for {ctx.type!r}")
+            if ctx.principal is None and ctx.user_id is not None:
+                raise _credential_gone()
+            await fn(ctx)
+            if not ctx.finished:
+                await ctx.finish()
+        except Cancelled:
+            outcome = (state.CANCELLED, None)
+        except LeaseLost:
+            log.info("activity %s: attempt %d lost its lease; its work is discarded",
+                     ctx.activity_id, ctx.attempt)
+            return
+        except ApiError as exc:
+            outcome = (state.FAILED, _error_of(exc))
+        except asyncio.CancelledError:
+            raise  # the process is stopping: the lease will pass, another process takes over
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                log.warning("activity %s: database unavailable; left to the next attempt",
+                            ctx.activity_id)
+                return
+            log.exception("activity %s failed", ctx.activity_id)
+            outcome = (state.FAILED, _error_of(
+                ApiError(500, "UNEXPECTED_ERROR", "The work failed unexpectedly")))
+        if outcome is not None:
+            await self.end(ctx, outcome[0], error=outcome[1])
+
+    def _context(self, row: asyncpg.Record) -> Context:
+        params = dict(row["params"])
+        who = params.pop("_runner", {}) or {}
+        meta = {"requestId": who.get("requestId"), "actor": who.get("actor"),
+                "activityId": str(row["activity_id"])}
+        return Context(
+            runner=self,
+            activity_id=row["activity_id"],
+            attempt=row["attempt"],
+            type=row["type"],
+            user_id=row["user_id"],
+            cancellable=row["cancellable"],
+            params=params,
+            principal=None,
+            meta=meta,
+        )
+
+    async def _begin(self, ctx: Context) -> bool:
+        """Appends `activity.started` (attempt n); or ends an activity that cannot go on: a
+        cancel requested before it ran, too many interrupted attempts. False: do not run it."""
+        async with self.pool.acquire() as conn:
+            params = await conn.fetchval(
+                "SELECT params FROM activity_runs WHERE activity_id = $1", ctx.activity_id
+            )
+            ctx.principal = await _principal(conn, (params or {}).get("_runner") or {})
+
+        async def command(tx: Tx) -> bool:
+            activity = await ctx._locked(tx, fence=True)
+            if activity is None or activity["state"] in state.FINAL:
+                await tx.conn.execute(
+                    "DELETE FROM activity_runs WHERE activity_id = $1", ctx.activity_id
+                )
+                return False
+            if activity["cancelRequested"] and activity["cancellable"]:
+                await self.end_in(tx, ctx, activity, state.CANCELLED)
+                return False
+            if ctx.attempt > self.settings.activity_max_attempts:
+                error = _error_of(ApiError(
+                    500, "ACTIVITY_INTERRUPTED",
+                    f"The work was interrupted {ctx.attempt - 1} times (server stopped or "
+                    "crashed); it was not carried on",
+                ))
+                await self.end_in(tx, ctx, activity, state.FAILED, error=error)
+                return False
+            activity["state"] = state.RUNNING
+            if activity["startedAt"] is None:
+                activity["startedAt"] = time.time()
+            await state.append_state(tx, state.STARTED, activity, user_id=ctx.user_id,
+                                     attempt=ctx.attempt)
+            return True
+
+        return await transaction.run(self.pool, command, meta=ctx.meta)
+
+    async def end(
+        self, ctx: Context, final: str, *, error: dict[str, Any] | None = None
+    ) -> None:
+        async def command(tx: Tx) -> None:
+            activity = await ctx._locked(tx, fence=True)
+            if activity is None or activity["state"] in state.FINAL:
+                return
+            await self.end_in(tx, ctx, activity, final, error=error)
+
+        try:
+            await transaction.run(self.pool, command, meta=ctx.meta)
+        except LeaseLost:
+            log.info("activity %s: attempt %d lost its lease before its end", ctx.activity_id,
+                     ctx.attempt)
+
+    async def end_in(
+        self,
+        tx: Tx,
+        ctx: Context,
+        activity: dict[str, Any],
+        final: str,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        """The final record and the removal of the run row, in the caller's transaction."""
+        activity["state"] = final
+        activity["result"] = result
+        activity["error"] = error
+        activity["completedAt"] = time.time()
+        await state.append_state(tx, state.FINAL_RECORDS[final], activity, user_id=ctx.user_id,
+                                 attempt=ctx.attempt)
+        await tx.conn.execute("DELETE FROM activity_runs WHERE activity_id = $1", ctx.activity_id)
+
+    async def _maybe_sweep(self) -> None:
+        if self.sweeper is None or time.monotonic() - self._last_sweep < 300:
+            return
+        self._last_sweep = time.monotonic()
+        await self.sweeper()
+
+
+def _error_of(exc: ApiError) -> dict[str, Any]:
+    error: dict[str, Any] = {"id": exc.error_id, "message": exc.message, "code": exc.status}
+    if exc.data is not None:
+        error["data"] = exc.data
+    if exc.sub_errors:
+        error["subErrors"] = exc.sub_errors
+    return error
+
+
+def _credential_gone() -> ApiError:
+    return ApiError(401, "INVALID_TOKEN",
+                    "The credential that started this activity was revoked before it ran")
+
+
+async def _principal(conn: asyncpg.Connection, who: dict[str, Any]) -> Principal | None:
+    """Who the work acts for, with the rights the credential has now: a token revoked since
+    the request fails the work; a token's changed permissions apply. None for the operator."""
+    if not who.get("userId"):
+        return None
+    user_id = UUID(who["userId"])
+    access = Access(full=True)
+    if who.get("kind") != SESSION:
+        row = await conn.fetchrow(
+            "SELECT type, permissions FROM tokens WHERE user_id = $1 AND token_id = $2",
+            user_id,
+            who.get("tokenId"),
+        )
+        if row is None:
+            return None
+        if row["type"] != "personal":
+            access = Access.from_permissions(row["permissions"])
+    actor = who.get("actor") or {}
+    return Principal(
+        user_id=user_id,
+        user_name=who.get("userName") or "",
+        admin=bool(who.get("admin")),
+        kind=who.get("kind") or SESSION,
+        credential_hash=actor.get("sessionId") or "",
+        access=access,
+        token_id=who.get("tokenId"),
+    )
