@@ -24,6 +24,7 @@ from app.http import (
     attachments,
     channels,
     events,
+    feed,
     folders,
     health,
     system,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *realtime.routes,
             *channels.routes,
             *activities.routes,
+            *feed.routes,
             *folders.routes,  # channel-scoped: after every fixed first segment
             *activities.channel_routes,
             *events_batch.routes,

@@ -10,6 +10,7 @@ from projections import (  # noqa: F401  (registers the handlers)
     attachments,
     channels,
     events,
+    feed,
     folders,
     tokens,
 )
