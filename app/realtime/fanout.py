@@ -114,6 +114,13 @@ class Fanout:
             if not sinks:
                 del self._sinks[sink.principal.user_id]
 
+    async def now(self) -> Cursor:
+        """Where a subscription without `since` starts: the log's head as the database has it
+        now. The fan-out's own position may lag a commit by a few milliseconds; starting there
+        would send a change that was answered before the subscription was made."""
+        async with self.pool.acquire() as conn:
+            return await event_log.head(conn)
+
     def subscribe(
         self, sink: Sink, filt: Filter, since: Cursor | None, key: str
     ) -> Subscription:

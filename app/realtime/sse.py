@@ -84,7 +84,8 @@ class EventStream:
         sink = Sink(self.principal, settings.stream_queue_size)
         fanout.attach(sink)
         try:
-            sub = fanout.subscribe(sink, self.filter, self.since, key="stream")
+            since = self.since if self.since is not None else await fanout.now()
+            sub = fanout.subscribe(sink, self.filter, since, key="stream")
             try:
                 await reconfirm(sink, self.request)
             except ApiError as exc:

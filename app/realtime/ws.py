@@ -244,7 +244,8 @@ class _Socket:
         async with self.websocket.app.state.pool.acquire() as conn:
             await filters.check_targets(conn, self.sink.principal, filt)
         key = key or self._new_key()
-        sub = self.fanout.subscribe(self.sink, filt, since, key)
+        start = since if since is not None else await self.fanout.now()
+        sub = self.fanout.subscribe(self.sink, filt, start, key)
         reply = {"op": "subscribed", "subscription": key, **filt.describe()}
         if since is not None:
             reply["since"] = str(since)
