@@ -27,6 +27,7 @@ from app.http import (
     feed,
     folders,
     health,
+    page,
     system,
     tokens,
 )
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *health.routes,
+            *page.routes,  # `/` and `/static/{name}`: before the channel-scoped routes
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
             *system.routes,
             *admin.routes,

@@ -252,6 +252,9 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/": {"get": op("the web page", tag="service", auth=None,
                     params=[query("msg", {"type": "string"})],
                     responses=ok({"type": "string"}, media="text/html"))},
+    "/static/{name}": {"get": op("a file of the web page (script, style sheet, icon)",
+                                 tag="service", auth=None, params=[path_param("name")],
+                                 responses=ok({"type": "string"}, media="text/plain"))},
     "/system/users": {"post": op(
         "create a user (operator key)", tag="system", auth="operator",
         request=body(obj(["userName", "password"], userName={"type": "string", "maxLength": 40},

@@ -21,7 +21,7 @@ from tests.conftest import auth, create_user
 
 # Routes anyone may call (the operator routes take the operator key, checked separately).
 PUBLIC = {("get", "/health"), ("get", "/ready"), ("get", "/openapi.json"), ("get", "/"),
-          ("post", "/login")}
+          ("get", "/static/{name}"), ("post", "/login")}
 OPERATOR = re.compile(r"^/system/")
 SUBSCRIPTIONS = {("get", "/stream"), ("get", "/ws")}
 # Admin API: a session only, whatever a token's rights (API.md §4).
