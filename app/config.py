@@ -45,7 +45,8 @@ class Settings:
     # (`Prefer: wait=N` overrides), the runner's lease and poll, how many activities a process
     # runs at once, how often progress is recorded at most, how long finished activities stay,
     # interrupted attempts before an activity fails, events per export step, and a pause at each
-    # safe point (0 in production: drills and tests use it to stop the work half-way).
+    # safe point of the activities this process starts, whichever process runs them (0 in
+    # production: drills and tests use it to catch the work half-way).
     activity_wait_seconds: float = 10.0
     activity_lease_seconds: float = 30.0
     activity_poll_seconds: float = 1.0

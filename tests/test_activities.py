@@ -258,3 +258,187 @@ async def test_a_failed_work_answers_its_error_and_stays_failed(slow, pool):
     # The request asked again by its key answers as the work ended: with its error.
     r = await slow.get(f"/activities/{activity_id}", headers=auth(session))
     assert r.json()["result"] is None
+
+
+# --- cancel -----------------------------------------------------------------------------------
+
+
+async def cancel_when_running(client: httpx.AsyncClient, session: str, activity_id: str,
+                              **progress_past: int) -> dict[str, Any]:
+    """Waits until the activity runs (and, if asked, its progress passed `done`), cancels it,
+    and returns its final state."""
+    minimum = progress_past.get("done", -1)
+    for _ in range(600):
+        activity = await watch(client, session, activity_id, until={"running", *FINAL})
+        assert activity["state"] == "running", activity
+        if activity["progress"]["done"] > minimum:
+            break
+        await asyncio.sleep(0.05)
+    r = await client.delete(f"/activities/{activity_id}", headers=auth(session))
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] in ("cancelling", "cancelled")
+    assert r.json()["cancelRequested"] is True
+    again = await client.delete(f"/activities/{activity_id}", headers=auth(session))
+    assert again.status_code == 200 and again.json()["state"] in ("cancelling", "cancelled")
+    return await watch(client, session, activity_id)
+
+
+async def test_a_folder_deletion_cancelled_half_way_deletes_nothing(slow, pool):
+    session = await create_user(slow)
+    channel = await make_channel(slow, session)
+    top = await trashed_tree(slow, session, channel)
+    before = await folder_ids(pool, channel)
+    r = await slow.delete(f"/{channel}/folders/{top}", headers=auth(session))
+    assert r.status_code == 202
+    activity = await cancel_when_running(slow, session, started(r))
+    assert activity["state"] == "cancelled" and activity["result"] is None
+    assert await folder_ids(pool, channel) == before
+    types = await record_types(pool, f"activity-{activity['id']}")
+    assert types[-2:] == ["activity.cancel_requested", "activity.cancelled"]
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM event_log WHERE type = "
+                                   "'folder.deleted'") == 0
+        assert await conn.fetchval("SELECT count(*) FROM activity_runs") == 0
+    # Answered as cancelled to whoever asks by the same request again.
+    r = await slow.delete(f"/activities/{activity['id']}", headers=auth(session))
+    assert r.status_code == 200 and r.json()["state"] == "cancelled"
+
+
+async def test_a_channel_deletion_cancelled_half_way_deletes_nothing(slow, pool):
+    session = await create_user(slow)
+    channel = await make_channel(slow, session)
+    await make_folder(slow, session, channel, "A")
+    await slow.delete(f"/channels/{channel}", headers=auth(session))
+    r = await slow.delete(f"/channels/{channel}", headers=auth(session))
+    activity = await cancel_when_running(slow, session, started(r))
+    assert activity["state"] == "cancelled"
+    r = await slow.get("/channels", params={"state": "trashed"}, headers=auth(session))
+    assert [c["id"] for c in r.json()] == [channel]
+    assert len(await folder_ids(pool, channel)) == 1
+
+
+async def test_an_export_cancelled_half_way_leaves_no_file(make_client, settings):
+    app = await make_client(activity_step_pause=0.3, activity_wait_seconds=0.0,
+                            activity_export_page=2)
+    session = await create_user(app)
+    channel = await make_channel(app, session)
+    for i in range(8):
+        r = await app.post(f"/{channel}/events", json={"comment": f"e{i}"},
+                           headers=auth(session))
+        assert r.status_code == 201, r.text
+    r = await app.post(f"/{channel}/export", headers=auth(session))
+    activity = await cancel_when_running(app, session, started(r), done=1)
+    assert activity["state"] == "cancelled"
+    assert 1 < activity["progress"]["done"] < activity["progress"]["total"]
+    r = await app.get(f"/activities/{activity['id']}/download", headers=auth(session))
+    assert r.status_code == 404 and error_id(r) == "UNKNOWN_RESOURCE"
+    leftovers = list((settings.data_dir / "exports").glob(f"{activity['id']}*"))
+    assert leftovers == []
+
+
+async def test_an_export_reports_progress_then_completes(make_client):
+    app = await make_client(activity_export_page=2)
+    session = await create_user(app)
+    channel = await make_channel(app, session)
+    for i in range(5):
+        await app.post(f"/{channel}/events", json={"comment": f"e{i}"}, headers=auth(session))
+    r = await app.post(f"/{channel}/export", headers=auth(session))
+    assert r.status_code == 200, r.text
+    assert r.json()["events"] == 5
+    activity = await watch(app, session, started(r))
+    assert activity["progress"] == {"done": 6, "total": 6, "percent": 100.0}
+    r = await app.get(r.json()["download"], headers=auth(session))
+    events = [orjson.loads(x)["event"] for x in r.content.splitlines()[1:]]
+    assert sorted(e["comment"] for e in events) == [f"e{i}" for i in range(5)]
+
+
+async def test_cancel_errors(client, session, pool):
+    channel = await make_channel(client, session)
+    r = await client.post(f"/{channel}/export", headers=auth(session))
+    done = started(r)
+    r = await client.delete(f"/activities/{done}", headers=auth(session))
+    assert r.status_code == 409 and error_id(r) == "INVALID_OPERATION"
+    for bad in ("nope", "00000000-0000-0000-0000-000000000000"):
+        for method in ("GET", "DELETE"):
+            r = await client.request(method, f"/activities/{bad}", headers=auth(session))
+            assert r.status_code == 404 and error_id(r) == "UNKNOWN_ACTIVITY"
+    bob = await create_user(client, "bob")
+    r = await client.delete(f"/activities/{done}", headers=auth(bob))
+    assert r.status_code == 403 and error_id(r) == "FORBIDDEN"
+    r = await client.get(f"/activities/{done}", headers=auth(bob))
+    assert r.status_code == 404 and error_id(r) == "UNKNOWN_ACTIVITY"
+    r = await client.get("/activities")
+    assert r.status_code == 401
+
+
+async def test_a_failed_activity_and_a_rebuild_cannot_be_cancelled(slow):
+    admin = await create_user(slow, "root", admin=True)
+    channel = await make_channel(slow, admin)
+    top = await trashed_tree(slow, admin, channel)
+    r = await slow.delete(f"/{channel}/folders/{top}", headers=auth(admin))
+    failing = started(r)
+    await watch(slow, admin, failing, until={"running"})
+    await slow.put(f"/{channel}/folders/{top}", json={"trashed": False}, headers=auth(admin))
+    assert (await watch(slow, admin, failing))["state"] == "failed"
+    r = await slow.delete(f"/activities/{failing}", headers=auth(admin))
+    assert r.status_code == 409 and error_id(r) == "INVALID_OPERATION"
+    r = await slow.post("/system/rebuild", headers={**auth(OPERATOR_KEY),
+                                                     "Prefer": "respond-async"})
+    rebuild = started(r)
+    assert r.json()["cancellable"] is False
+    r = await slow.delete(f"/activities/{rebuild}", headers=auth(admin))  # admin sees it
+    assert r.status_code == 409 and error_id(r) == "INVALID_OPERATION"
+    assert (await watch(slow, admin, rebuild))["state"] == "completed"
+
+
+# --- the list ---------------------------------------------------------------------------------
+
+
+async def test_the_list_own_newest_first_with_filters_and_admin_sees_all(client, session):
+    channel = await make_channel(client, session)
+    ids = []
+    for _ in range(3):
+        r = await client.post(f"/{channel}/export", headers=auth(session))
+        ids.append(started(r))
+    top = await trashed_tree(client, session, channel)
+    r = await client.delete(f"/{channel}/folders/{top}", headers=auth(session))
+    ids.append(started(r))
+    r = await client.get("/activities", headers=auth(session))
+    assert [a["id"] for a in r.json()] == ids[::-1]
+    r = await client.get("/activities", params={"type": "channel.export"}, headers=auth(session))
+    assert [a["id"] for a in r.json()] == ids[2::-1]
+    r = await client.get("/activities", params={"state": "completed,failed", "limit": 2},
+                         headers=auth(session))
+    assert [a["id"] for a in r.json()] == ids[:1:-1]
+    r = await client.get("/activities", params={"before": ids[2]}, headers=auth(session))
+    assert [a["id"] for a in r.json()] == ids[1::-1]
+    r = await client.get("/activities", params={"state": "running,done"}, headers=auth(session))
+    assert r.status_code == 400 and error_id(r) == "INVALID_PARAMETERS_FORMAT"
+    r = await client.get("/activities", params={"before": "x"}, headers=auth(session))
+    assert r.status_code == 400 and error_id(r) == "INVALID_PARAMETERS_FORMAT"
+    bob = await create_user(client, "bob")
+    r = await client.get("/activities", headers=auth(bob))
+    assert r.json() == []
+    root = await create_user(client, "root", admin=True)
+    r = await client.get("/activities", headers=auth(root))
+    assert [a["id"] for a in r.json()] == ids[::-1]
+    r = await client.get(f"/activities/{ids[0]}", headers=auth(root))
+    assert r.status_code == 200
+
+
+async def test_a_shared_token_sees_the_activities_of_its_channels(client, session):
+    mine = await make_channel(client, session, "Mine")
+    other = await make_channel(client, session, "Other")
+    r = await client.post("/tokens", json={"name": "t", "permissions": [
+        {"channelId": mine, "folderPermissions": [{"folderId": None, "type": "read-only"}]}]},
+        headers=auth(session))
+    token = r.json()["token"]
+    seen = started(await client.post(f"/{mine}/export", headers=auth(token)))
+    hidden = started(await client.post(f"/{other}/export", headers=auth(session)))
+    r = await client.get("/activities", headers=auth(token))
+    assert [a["id"] for a in r.json()] == [seen]
+    assert r.json()[0]["startedBy"]["tokenId"] is not None
+    r = await client.get(f"/activities/{hidden}", headers=auth(token))
+    assert r.status_code == 404
+    r = await client.post(f"/{other}/export", headers=auth(token))
+    assert r.status_code == 404 and error_id(r) == "UNKNOWN_CHANNEL"

@@ -175,5 +175,5 @@ async def _events_page(
             channel_id,
             after[0] if after else None,
             after[1] if after else "",
-            ctx.settings.activity_export_page,
+            int(ctx.params.get("page") or ctx.settings.activity_export_page),
         )

@@ -87,11 +87,15 @@ def _owner(principal: Principal | None) -> str:
     return str(principal.user_id) if principal is not None else "operator"
 
 
-def runner_info(principal: Principal | None) -> dict[str, Any]:
-    """Who the work acts for (kept with the work's input, never shown)."""
+def runner_info(principal: Principal | None, pause: float = 0.0) -> dict[str, Any]:
+    """Who the work acts for (kept with the work's input, never shown), and the drill's pause
+    at each safe point (`activity_step_pause` of the process that started it, so that whichever
+    process runs the work pauses alike)."""
+    extra = {"pause": pause} if pause > 0 else {}
     if principal is None:
-        return {"actor": {"kind": "operator"}, "requestId": request_id.get()}
+        return {"actor": {"kind": "operator"}, "requestId": request_id.get(), **extra}
     return {
+        **extra,
         "userId": str(principal.user_id),
         "userName": principal.user_name,
         "admin": principal.admin,
@@ -157,7 +161,7 @@ async def start_and_answer(
             outcome,
             user_id=principal.user_id if principal is not None else None,
             started_by=started_by(principal),
-            runner=runner_info(principal),
+            runner=runner_info(principal, request.app.state.settings.activity_step_pause),
         )
         if key is not None:
             # An expired row of the same key is replaced: the key is free again after 24 h.

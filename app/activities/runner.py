@@ -80,6 +80,7 @@ class Context:
     params: dict[str, Any]
     principal: Principal | None
     meta: dict[str, Any]
+    pause: float = 0.0  # seconds at each safe point: a drill's setting, travelling with the work
     lost: bool = False
     finished: bool = False
     _last_progress: float = 0.0
@@ -96,8 +97,8 @@ class Context:
     async def safe_point(self) -> None:
         """A point where the work may stop: renews the lease, raises Cancelled on a cancel
         request (LeaseLost when the activity was taken over)."""
-        if self.settings.activity_step_pause > 0:
-            await asyncio.sleep(self.settings.activity_step_pause)
+        if self.pause > 0:
+            await asyncio.sleep(self.pause)
         if await self.runner.renew(self.activity_id, self.attempt) is False:
             self.lost = True
         if self.lost:
@@ -153,8 +154,8 @@ class Context:
 
         async def command(tx: Tx) -> dict[str, Any]:
             result = await fn(tx) if fn is not None else {"code": 200, "payload": {}}
-            if self.settings.activity_step_pause > 0:
-                await asyncio.sleep(self.settings.activity_step_pause)  # a drill's half-way
+            if self.pause > 0:
+                await asyncio.sleep(self.pause)  # a drill's half-way: the work is done, uncommitted
             activity = await self._locked(tx, fence=True)
             if activity is None:
                 raise LeaseLost(str(self.activity_id))
@@ -372,6 +373,7 @@ class Runner:
             params=params,
             principal=None,
             meta=meta,
+            pause=float(who.get("pause") or 0.0),
         )
 
     async def _begin(self, ctx: Context) -> bool:

@@ -211,7 +211,9 @@ async def export_channel(request: Request) -> Response:
         return Spec(
             type="channel.export",
             title=f"Export channel {channel['name']!r}",
-            params={"channelId": channel_id},
+            # The page size of the process that starts it (whichever process runs it).
+            params={"channelId": channel_id,
+                    "page": request.app.state.settings.activity_export_page},
             context={"channelId": channel_id},
         )
 
