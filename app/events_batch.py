@@ -22,16 +22,16 @@ from app.errors import ApiError, invalid_parameters, sub_error
 from app.event_store import taken_client_ids
 from app.events import (
     CREATE_FIELDS,
+    OVERLAP_REPORT_LIMIT,
     Period,
     is_period,
     new_event,
     periods_overlap,
     read_fields,
-    stopped,
 )
 from app.http.auth import Principal, meta
 from app.http.data_access import unknown_folder
-from app.http.events import Changes, _precheck, event_at
+from app.http.events import Changes, _precheck
 from app.http.folders import load_tree
 from app.http.responses import JSONResponse, json
 from app.ids import new_id
@@ -197,16 +197,18 @@ async def _place_periods(
         )):
             widest = period
     if clashes:
-        raise periods_overlap([p.id for p in sorted(clashes, key=lambda p: p.time)])
+        ids = [p.id for p in sorted(clashes, key=lambda p: p.time)]
+        # The channel's events are named only when the credential can read them.
+        visible = set(await changes.readable([i for i in ids if i in theirs]))
+        raise periods_overlap(ids if len(ids) > OVERLAP_REPORT_LIMIT else [
+            i for i in ids if i not in theirs or i in visible])
     if running is None or stop_at is None:
         return None
-    event = await event_at(conn, principal, channel_id, running.id, EVENTS_WRITE)
-    await changes.append("event.updated", stopped(event, stop_at, now))
-    return running.id
+    return await changes.stop(running.id, stop_at, now)
 
 
 async def batch(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await _precheck(request, EVENTS_WRITE)
     events = read_batch(await read_json(request))
 
     async def command(tx: transaction.Tx) -> dict[str, Any]:

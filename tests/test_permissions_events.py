@@ -481,9 +481,9 @@ def _fill(value: Any, folder: str) -> Any:
 async def test_the_period_rules_tell_nothing_of_what_lies_outside(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    """A period clashing with one outside the grants is refused without naming it, and a start
-    that would have to stop a running period outside the grants is refused without naming it
-    (the credential cannot change that period)."""
+    """A period clashing with one outside the grants is refused without naming it; a start (or
+    a later period) that would have to stop a running period outside the grants is refused as a
+    change of that period (403), without naming it; so is a start before a later period."""
     cred, owner = auth(world.credential), auth(world.session)
     mine = next(n for n in FOLDERS if world.level(n) >= W)
     theirs = next(n for n in FOLDERS if world.level(n) < R)
@@ -514,3 +514,11 @@ async def test_the_period_rules_tell_nothing_of_what_lies_outside(
         assert (r.status_code, error_id(r)) == (403, "FORBIDDEN"), (method, rest, r.text)
         assert running not in r.text, r.text
     assert await _owner_running(client, world) == [running]
+    # A period outside at a later time: starting one now is refused without naming it.
+    await client.post(world.url("/stop"), json={}, headers=owner)
+    r = await client.post(world.url(), headers=owner, json={
+        "folderId": world.ids[theirs], "time": time.time() + 3600, "duration": 10})
+    later = r.json()["id"]
+    r = await client.post(world.url("/start"), json={"folderId": world.ids[mine]}, headers=cred)
+    assert (r.status_code, error_id(r)) == (400, "INVALID_OPERATION"), r.text
+    assert later not in r.text, r.text

@@ -46,7 +46,13 @@ from app.events import (
 )
 from app.folders import STATES
 from app.http.auth import Principal, authenticate, meta
-from app.http.data_access import channel_for, channel_for_change, folder_path, unknown_folder
+from app.http.data_access import (
+    channel_for,
+    channel_for_change,
+    folder_path,
+    require_anywhere,
+    unknown_folder,
+)
 from app.http.folders import load_tree
 from app.http.responses import JSONResponse, json
 from app.http.uploads import Upload, is_multipart, read_event_upload
@@ -139,15 +145,53 @@ class Changes:
             self.tx.conn, self.principal.user_id, self.channel_id,
             event["time"], end_of(event), exclude=event["id"],
         )
-        placement = place(event["time"], end_of(event), near)
+        try:
+            placement = place(event["time"], end_of(event), near)
+        except ApiError as exc:
+            await self.hide_unreadable(exc)
+            raise
         if placement.stop is None or placement.at is None:
             return None
         return await self.stop(placement.stop.id, placement.at, now)
 
+    async def readable(self, event_ids: list[str]) -> list[str]:
+        """`event_ids` (in order) without the events the credential cannot read."""
+        if self.principal.access.full:
+            return event_ids
+        kept = []
+        for event_id in event_ids:
+            event = await load_event(self.tx.conn, self.principal.user_id, self.channel_id,
+                                     event_id)
+            folder_id = None if event is None else event["folderId"]
+            path = await folder_path(self.tx.conn, self.principal.user_id, self.channel_id,
+                                     folder_id) if folder_id else []
+            if event is not None and self.principal.access.folder_level(
+                self.channel_id, path or []
+            ) >= READ:
+                kept.append(event_id)
+        return kept
+
+    async def hide_unreadable(self, error: ApiError) -> None:
+        """A refusal of the period rules names only the events the credential can read: the
+        overlapped ids of PERIODS_OVERLAP, the `conflictingEventId` of INVALID_OPERATION."""
+        if error.error_id == "PERIODS_OVERLAP" and isinstance(error.data, list):
+            error.data = await self.readable(error.data)
+        elif (isinstance(error.data, dict) and "conflictingEventId" in error.data
+              and not await self.readable([error.data["conflictingEventId"]])):
+            error.data = None
+
     async def stop(self, event_id: str, at: float, now: float) -> str:
-        running = await event_at(
-            self.tx.conn, self.principal, self.channel_id, event_id, EVENTS_WRITE
-        )
+        try:
+            running = await event_at(
+                self.tx.conn, self.principal, self.channel_id, event_id, EVENTS_WRITE
+            )
+        except ApiError as exc:
+            if exc.error_id != "UNKNOWN_EVENT":
+                raise
+            # A running period the credential cannot read: refused as one it cannot change,
+            # without naming it (the message of UNKNOWN_EVENT holds the id).
+            raise forbidden("A running period the credential cannot change would have to stop"
+                            ) from None
         await self.append("event.updated", stopped(running, at, now))
         return event_id
 
@@ -277,12 +321,14 @@ async def delete_event(
 # --- the routes ----------------------------------------------------------------------------
 
 
-async def _precheck(request: Request) -> tuple[Principal, str]:
-    """The credential and a channel it can see: checked before the body is read."""
+async def _precheck(request: Request, level: int = READ) -> tuple[Principal, str]:
+    """The credential, and a channel it can see where it holds `level` somewhere: checked
+    before the body is read."""
     principal = await authenticate(request)
     channel_id = request.path_params["channel"]
     async with request.app.state.pool.acquire() as conn:
         await channel_for(conn, principal, channel_id)
+    require_anywhere(principal, channel_id, level)
     return principal, channel_id
 
 
@@ -298,7 +344,7 @@ async def _run(request: Request, principal: Principal, command: Any) -> Any:
 
 
 async def create(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await _precheck(request, EVENTS_WRITE)
     if is_multipart(request):
         async with read_event_upload(request) as upload:
             if upload.event is MISSING:
@@ -364,13 +410,13 @@ def _stop_fields(data: Any) -> dict[str, Any]:
 
 
 async def start(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await _precheck(request, EVENTS_WRITE)
     return await _start(request, principal, channel_id,
                         _body(await read_json(request), START_FIELDS))
 
 
 async def stop(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await _precheck(request, EVENTS_WRITE)
     return await _stop(request, principal, channel_id, _stop_fields(await read_json(request)))
 
 
@@ -405,17 +451,17 @@ def _query_body(request: Request) -> dict[str, Any]:
 
 
 async def start_get(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await _precheck(request, EVENTS_WRITE)
     return await _start(request, principal, channel_id, _body(_query_body(request), START_FIELDS))
 
 
 async def stop_get(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await _precheck(request, EVENTS_WRITE)
     return await _stop(request, principal, channel_id, _stop_fields(_query_body(request)))
 
 
 async def record_get(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await _precheck(request, EVENTS_WRITE)
     return await _record(request, principal, channel_id, _record_fields(_query_body(request)))
 
 
@@ -430,7 +476,7 @@ async def running(request: Request) -> JSONResponse:
 
 
 async def update(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await _precheck(request, EVENTS_WRITE)
     event_id = request.path_params["event"]
     async with request.app.state.pool.acquire() as conn:
         await event_at(conn, principal, channel_id, event_id, EVENTS_WRITE)
@@ -443,7 +489,7 @@ async def update(request: Request) -> JSONResponse:
 
 
 async def delete(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await _precheck(request, EVENTS_WRITE)
     event_id = request.path_params["event"]
 
     async def command(tx: transaction.Tx) -> dict[str, Any]:
