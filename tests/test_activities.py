@@ -442,3 +442,50 @@ async def test_a_shared_token_sees_the_activities_of_its_channels(client, sessio
     assert r.status_code == 404
     r = await client.post(f"/{other}/export", headers=auth(token))
     assert r.status_code == 404 and error_id(r) == "UNKNOWN_CHANNEL"
+
+
+# --- events/batch -----------------------------------------------------------------------------
+
+
+async def event_count(pool: asyncpg.Pool, channel: str) -> int:
+    async with pool.acquire() as conn:
+        return await conn.fetchval("SELECT count(*) FROM events WHERE channel_id = $1", channel)
+
+
+async def test_a_batch_is_an_activity_all_or_nothing(client, session, pool):
+    channel = await make_channel(client, session)
+    folder = await make_folder(client, session, channel, "F")
+    batch = {"events": [
+        {"clientId": "a", "time": 1000.0, "comment": "one"},
+        {"clientId": "b", "time": 2000.0, "duration": 60.0, "folderId": folder},
+    ]}
+    r = await client.post(f"/{channel}/events/batch", json=batch, headers=auth(session))
+    assert r.status_code == 200, r.text
+    assert [e["clientId"] for e in r.json()["addedEvents"]] == ["a", "b"]
+    activity = await watch(client, session, started(r))
+    assert (activity["type"], activity["state"]) == ("events.batch", "completed")
+    assert activity["progress"]["total"] == 2
+    # A batch refused by the period rules: the refusal is the answer, nothing is added.
+    clash = {"events": [
+        {"clientId": "c", "time": 3000.0, "duration": 60.0, "folderId": folder},
+        {"clientId": "d", "time": 3030.0, "duration": 60.0, "folderId": folder},
+    ]}
+    r = await client.post(f"/{channel}/events/batch", json=clash, headers=auth(session))
+    assert r.status_code == 400 and error_id(r) == "PERIODS_OVERLAP", r.text
+    assert (await watch(client, session, started(r)))["state"] == "failed"
+    assert await event_count(pool, channel) == 2
+    # A malformed body starts no activity.
+    r = await client.post(f"/{channel}/events/batch", json={"events": [{}]},
+                          headers=auth(session))
+    assert r.status_code == 400 and "X-Activity" not in r.headers
+
+
+async def test_a_batch_cancelled_half_way_adds_nothing(slow, pool):
+    session = await create_user(slow)
+    channel = await make_channel(slow, session)
+    batch = {"events": [{"clientId": str(i), "time": 1000.0 + i} for i in range(50)]}
+    r = await slow.post(f"/{channel}/events/batch", json=batch, headers=auth(session))
+    assert r.status_code == 202, r.text
+    activity = await cancel_when_running(slow, session, started(r))
+    assert activity["state"] == "cancelled"
+    assert await event_count(pool, channel) == 0

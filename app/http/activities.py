@@ -27,7 +27,7 @@ from app.http.data_access import channel_for
 from app.http.responses import JSONResponse, json
 from app.http.system import check_operator
 from app.transaction import Tx
-from app.validation import Query
+from app.validation import Query, read_json
 
 MAX_LIMIT = 1000
 
@@ -220,6 +220,24 @@ async def export_channel(request: Request) -> Response:
     return await start_and_answer(request, principal, command)
 
 
+async def events_batch(request: Request) -> Response:
+    """`POST /{channel}/events/batch` as an activity (`events.batch`): the body is checked
+    first (its faults answer 400 at once, no activity), then the whole batch runs in the
+    transaction that ends the activity (app/events_batch.py `record_batch`: all or nothing).
+    Once done, answers 200 `{addedEvents, stoppedId?}`, or the batch's refusal."""
+    from app.activities.operations import batch_spec
+    from app.events_batch import read_batch
+    from app.http.events import _precheck
+
+    principal, channel_id = await _precheck(request)
+    events = read_batch(await read_json(request))
+
+    async def command(tx: Tx) -> Spec:
+        return batch_spec(channel_id, events)
+
+    return await start_and_answer(request, principal, command)
+
+
 async def rebuild(request: Request) -> Response:
     """Operator: rebuilds every read model from the log (`projections.rebuild`, not
     cancellable: it is one transaction)."""
@@ -245,4 +263,9 @@ routes = [
 ]
 
 # Channel-scoped: after every fixed first segment in the application's route list.
-channel_routes = [Route("/{channel}/export", export_channel, methods=["POST"])]
+# Before app/events_batch.py's own route for the batch (the first match serves), which runs a
+# batch inside the request; this one runs it as an activity.
+channel_routes = [
+    Route("/{channel}/export", export_channel, methods=["POST"]),
+    Route("/{channel}/events/batch", events_batch, methods=["POST"]),
+]
