@@ -216,7 +216,15 @@ EMPTY = {"type": "object", "description": "an empty or acknowledging JSON object
 MULTIPART = {"type": "object", "description": "a part `event` holding the event's JSON, "
                                               "every other part a file"}
 FILES = {"type": "object", "description": "every part a file"}
-SYNC = [query("Prefer", {"type": "string"}, "wait=N or respond-async (also as a header)")]
+SYNC = [
+    {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "`wait=N` (seconds to wait for the end, default 10) or `respond-async` "
+                    "(202 at once)"},
+    {"name": "Idempotency-Key", "in": "header", "required": False,
+     "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+     "description": "the same key from the same user within 24 h answers with the same "
+                    "activity"},
+]
 
 EVENTS_QUERY = [
     query("onlyFolders", {"type": "string"}, "folder ids, comma-separated or repeated"),
@@ -264,7 +272,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/system/rebuild": {"post": op(
         "rebuild every read model from the log (operator key; an activity)", tag="system",
         auth="operator", params=SYNC,
-        responses={**ok({"type": "object"}), **ok(ref("Activity"), "202")})},
+        responses={**ok({"type": "object"}), **ok(ref("Activity"), "202"), "409": ERROR_RESPONSE})},
     # -- admin API (session) -------------------------------------------------------------------
     "/login": {"post": op(
         "open a session", tag="account", auth=None,
@@ -304,7 +312,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                   responses=ok(ref("Channel"))),
         "delete": op("trash; if trashed, delete for good (an activity)", tag="channels",
                      params=[path_param("channel_id", IDENTITY), *SYNC],
-                     responses={**ok(EMPTY), **ok(ref("Activity"), "202")}),
+                     responses={**ok(EMPTY), **ok(ref("Activity"), "202"), "409": ERROR_RESPONSE}),
     },
     "/tokens": {
         "get": op("the user's tokens (session)", tag="tokens", responses=ok(array(ref("Token")))),
@@ -334,6 +342,10 @@ PATHS: dict[str, dict[str, Schema]] = {
         "delete": op("request cancellation", tag="activities", params=[path_param("activity")],
                      responses={**ok(ref("Activity")), "409": ERROR_RESPONSE}),
     },
+    "/activities/{activity}/download": {"get": op(
+        "the JSON-lines file of a completed export (its `result.payload.download`)",
+        tag="activities", params=[path_param("activity")],
+        responses=ok({"type": "string"}, media="application/x-ndjson"))},
     "/user-activity": {"get": op("the user's activity feed, newest first", tag="feed",
                                  params=FEED_QUERY,
                                  responses=ok(array(ref("UserActivityEntry"))))},
@@ -387,7 +399,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "delete": op("trash; if trashed, delete for good with its descendants", tag="folders",
                      params=[CHANNEL, FOLDER,
                              query("mergeEventsWithParent", {"type": "boolean"}), *SYNC],
-                     responses={**ok(EMPTY), **ok(ref("Activity"), "202")}),
+                     responses={**ok(EMPTY), **ok(ref("Activity"), "202"), "409": ERROR_RESPONSE}),
     },
     "/{channel}/folders/{folder}/move": {"post": op(
         "move under another parent (null: the root)", tag="folders", params=[CHANNEL, FOLDER],
@@ -428,7 +440,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "record many events, all or nothing (an activity)", tag="events", params=[CHANNEL, *SYNC],
         request=body(obj(["events"], events=array(BATCH_EVENT))),
         responses={**ok(obj(["addedEvents"], strict=False, addedEvents={"type": "array"})),
-                   **ok(ref("Activity"), "202")})},
+                   **ok(ref("Activity"), "202"), "409": ERROR_RESPONSE})},
     "/{channel}/events/{event}": {
         "get": op("one event", tag="events", params=[CHANNEL, EVENT], responses=ok(ref("Event"))),
         "put": op("modify an event", tag="events", params=[CHANNEL, EVENT],
@@ -447,9 +459,11 @@ PATHS: dict[str, dict[str, Schema]] = {
                      responses=ok(ref("Event"))),
     },
     "/{channel}/export": {"post": op(
-        "the channel's data as JSON lines (an activity)", tag="channels", params=[CHANNEL, *SYNC],
-        responses={**ok({"type": "string"}, media="application/x-ndjson"),
-                   **ok(ref("Activity"), "202")})},
+        "the channel's data as JSON lines (an activity); once done, the download's link",
+        tag="channels", params=[CHANNEL, *SYNC],
+        responses={**ok(obj(["download"], strict=False, download={"type": "string"},
+                            size={"type": "integer"}, lines={"type": "integer"})),
+                   **ok(ref("Activity"), "202"), "409": ERROR_RESPONSE})},
 }
 
 
