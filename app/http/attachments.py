@@ -14,17 +14,16 @@ from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
 
 import anyio.to_thread
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from app import transaction
 from app.attachments import unknown_attachment, with_file_removed, with_files_added
-from app.errors import forbidden, unknown
 from app.files import store_of
-from app.http.auth import Principal, authenticate, meta
-from app.http.data_access import channel_for, folder_path
+from app.http.auth import authenticate, meta
+from app.http.data_access import channel_for, require_anywhere
+from app.http.events import event_at
 from app.http.responses import JSONResponse, json
 from app.http.uploads import receive_upload
 from app.ids import channel_stream
@@ -38,59 +37,6 @@ _INLINE_PREFIXES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image
                     "audio/", "video/", "text/plain", "application/pdf")
 
 
-async def event_for(
-    conn: asyncpg.Connection, principal: Principal, channel_id: str, event_id: str, level: int
-) -> dict[str, Any]:
-    """The event in its API shape, if the credential holds `level` over its folder.
-
-    404 `UNKNOWN_EVENT` when it does not exist or cannot be read; 403 when it can be read but
-    not changed as asked.
-    """
-    row = await conn.fetchrow(
-        f"SELECT {_EVENT_COLUMNS} FROM events "
-        "WHERE user_id = $1 AND channel_id = $2 AND event_id = $3",
-        principal.user_id,
-        channel_id,
-        event_id,
-    )
-    if row is None:
-        raise unknown("UNKNOWN_EVENT", "event", event_id)
-    folder_id = row["folder_id"]
-    path = await folder_path(conn, principal.user_id, channel_id, folder_id) if folder_id else []
-    granted = principal.access.folder_level(channel_id, path or [])
-    if granted < READ:
-        raise unknown("UNKNOWN_EVENT", "event", event_id)
-    if granted < level:
-        raise forbidden()
-    return _event_json(row)
-
-
-_EVENT_COLUMNS = (
-    "event_id, channel_id, folder_id, kind, time, duration, value, comment, tags, client_id, "
-    "client_data, attachments, trashed, modified"
-)
-
-
-def _event_json(row: asyncpg.Record) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "id": row["event_id"],
-        "channelId": row["channel_id"],
-        "time": row["time"],
-        "folderId": row["folder_id"],
-        "tags": list(row["tags"]),
-        "clientData": row["client_data"],
-        "attachments": row["attachments"],
-        "trashed": row["trashed"],
-        "modified": row["modified"],
-    }
-    if row["kind"] == "period":
-        event["duration"] = row["duration"]
-    for key, column in (("value", "value"), ("comment", "comment"), ("clientId", "client_id")):
-        if row[column] is not None:
-            event[key] = row[column]
-    return event
-
-
 async def add_attachments(request: Request) -> JSONResponse:
     principal = await authenticate(request)
     channel_id = request.path_params["channel"]
@@ -98,7 +44,8 @@ async def add_attachments(request: Request) -> JSONResponse:
     pool = request.app.state.pool
     async with pool.acquire() as conn:
         await channel_for(conn, principal, channel_id)
-        await event_for(conn, principal, channel_id, event_id, EVENTS_WRITE)
+        require_anywhere(principal, channel_id, EVENTS_WRITE)
+        await event_at(conn, principal, channel_id, event_id, EVENTS_WRITE)
 
     async with receive_upload(request, with_event=False) as upload:
 
@@ -106,7 +53,7 @@ async def add_attachments(request: Request) -> JSONResponse:
             stream = channel_stream(principal.user_id, channel_id)
             await tx.lock(stream)
             await channel_for(tx.conn, principal, channel_id)
-            event = await event_for(tx.conn, principal, channel_id, event_id, EVENTS_WRITE)
+            event = await event_at(tx.conn, principal, channel_id, event_id, EVENTS_WRITE)
             states = with_files_added(event, upload.attachments(), time.time())
             await upload.publish(tx.conn)
             for stored, state in zip(upload.files, states, strict=True):
@@ -129,7 +76,7 @@ async def read_attachment(request: Request) -> Response:
     file_name = request.path_params["fileName"]
     async with request.app.state.pool.acquire() as conn:
         await channel_for(conn, principal, channel_id)
-        event = await event_for(conn, principal, channel_id, event_id, READ)
+        event = await event_at(conn, principal, channel_id, event_id, READ)
     attachment = event["attachments"].get(file_name)
     if attachment is None:
         raise unknown_attachment(file_name)
@@ -176,12 +123,15 @@ async def delete_attachment(request: Request) -> JSONResponse:
     channel_id = request.path_params["channel"]
     event_id = request.path_params["event"]
     file_name = request.path_params["fileName"]
+    async with request.app.state.pool.acquire() as conn:
+        await channel_for(conn, principal, channel_id)
+    require_anywhere(principal, channel_id, EVENTS_WRITE)
 
     async def command(tx: transaction.Tx) -> dict[str, Any]:
         stream = channel_stream(principal.user_id, channel_id)
         await tx.lock(stream)
         await channel_for(tx.conn, principal, channel_id)
-        event = await event_for(tx.conn, principal, channel_id, event_id, EVENTS_WRITE)
+        event = await event_at(tx.conn, principal, channel_id, event_id, EVENTS_WRITE)
         removed = event["attachments"].get(file_name)
         state = with_file_removed(event, file_name, time.time())
         await tx.append(

@@ -73,6 +73,14 @@ def require_level(
         raise forbidden()
 
 
+def require_anywhere(principal: Principal, channel_id: str, level: int) -> None:
+    """403 unless the credential holds `level` somewhere in the channel: checked before a
+    request's body is read, so a credential that could never make the change learns nothing
+    from the body's faults or the items it names."""
+    if not principal.access.granted_folders(channel_id, level):
+        raise forbidden()
+
+
 def unknown_folder(folder_id: str, status: int = 404) -> ApiError:
     error = unknown("UNKNOWN_FOLDER", "folder", folder_id)
     error.status = status
