@@ -128,10 +128,18 @@ def expect(r: httpx.Response, world: World, outcome: tuple[int, str | None], wha
     assert got == outcome, f"{world.who}: {what}: {r.status_code} {r.text[:300]}"
 
 
+def writes_nowhere(world: World, needed: int) -> bool:
+    """A change asked of a credential holding that level nowhere in the channel: refused before
+    its body or the items it names are looked at (app/http/data_access.py `require_anywhere`)."""
+    return needed >= W and max(LEVELS[world.who]) < needed
+
+
 def on_event(world: World, place: str | None, needed: int, ok: int) -> tuple[int, str | None]:
     """The answer of a route on an event of `place` that needs `needed` over it."""
     if world.who == "other channel only":
         return (404, "UNKNOWN_CHANNEL")
+    if writes_nowhere(world, needed):
+        return (403, "FORBIDDEN")
     level = world.level(place)
     if level < R:
         return (404, "UNKNOWN_EVENT")
@@ -144,6 +152,8 @@ def in_folder(world: World, place: str | None, needed: int, ok: int) -> tuple[in
     """The answer of a route that names folder `place` (None: no folder) as a parameter."""
     if world.who == "other channel only":
         return (404, "UNKNOWN_CHANNEL")
+    if writes_nowhere(world, needed):
+        return (403, "FORBIDDEN")
     level = world.level(place)
     if place is not None and level < R:
         return (400, "UNKNOWN_FOLDER")
@@ -324,6 +334,8 @@ async def test_starting_and_stopping(client: httpx.AsyncClient, world: World) ->
             r = await client.post(world.url("/stop"), json={}, headers=cred)
             if world.who == "other channel only":
                 expect(r, world, (404, "UNKNOWN_CHANNEL"), "stop")
+            elif writes_nowhere(world, W):
+                expect(r, world, (403, "FORBIDDEN"), "stop")
             elif world.level(name) < R:
                 assert (r.status_code, r.json()) == (200, {"stoppedId": None}), r.text
             else:
@@ -418,41 +430,47 @@ async def test_an_unreadable_event_answers_like_a_missing_one(
     fake = "z" * 25
     outside = sorted(world.unreadable())
     assert outside
-    event_calls: list[tuple[str, str, dict[str, Any]]] = [
-        ("GET", "", {}), ("PUT", "", {"json": {"comment": "x"}}), ("DELETE", "", {}),
-        ("POST", "", {"files": {"f": ("x.txt", b"x", "text/plain")}}),
-        ("GET", "/note.txt", {}), ("DELETE", "/note.txt", {}),
+    event_calls: list[tuple[str, str, dict[str, Any], int]] = [
+        ("GET", "", {}, R), ("PUT", "", {"json": {"comment": "x"}}, W), ("DELETE", "", {}, W),
+        ("POST", "", {"files": {"f": ("x.txt", b"x", "text/plain")}}, W),
+        ("GET", "/note.txt", {}, R), ("DELETE", "/note.txt", {}, W),
     ]
     for event_id in outside:
-        for method, rest, kwargs in event_calls:
+        for method, rest, kwargs, needed in event_calls:
+            outcome = (403, "FORBIDDEN") if writes_nowhere(world, needed) else (
+                404, "UNKNOWN_EVENT")
             real = await client.request(method, world.url(f"/{event_id}{rest}"), headers=cred,
                                         **kwargs)
             none = await client.request(method, world.url(f"/{fake}{rest}"), headers=cred,
                                         **kwargs)
             assert (real.status_code, error_id(real)) == (none.status_code, error_id(none)) == (
-                404, "UNKNOWN_EVENT"), (method, rest, real.text)
+                outcome), (method, rest, real.text)
             assert real.json()["error"]["message"].replace(event_id, fake) == (
                 none.json()["error"]["message"])
         r = await client.post(world.url("/stop"), json={"id": event_id}, headers=cred)
-        assert (r.status_code, error_id(r)) == (404, "UNKNOWN_EVENT")
+        assert (r.status_code, error_id(r)) == (
+            (403, "FORBIDDEN") if writes_nowhere(world, W) else (404, "UNKNOWN_EVENT"))
 
     hidden = [n for n in FOLDERS if world.level(n) < R]
     writable = [n for n in FOLDERS if world.level(n) >= W]
     for name in hidden:
         folder = world.ids[name]
         calls = [
-            ("GET", "", {"params": {"onlyFolders": "{}"}}),
-            ("POST", "", {"json": {"folderId": "{}"}}),
-            ("POST", "", {"json": {"folderId": "{}", "time": world.base - 10, "duration": 1}}),
-            ("GET", "/record", {"params": {"folderId": "{}"}}),
-            ("POST", "/start", {"json": {"folderId": "{}"}}),
-            ("GET", "/start", {"params": {"folderId": "{}"}}),
+            ("GET", "", {"params": {"onlyFolders": "{}"}}, R),
+            ("POST", "", {"json": {"folderId": "{}"}}, W),
+            ("POST", "", {"json": {"folderId": "{}", "time": world.base - 10, "duration": 1}}, W),
+            ("GET", "/record", {"params": {"folderId": "{}"}}, W),
+            ("POST", "/start", {"json": {"folderId": "{}"}}, W),
+            ("GET", "/start", {"params": {"folderId": "{}"}}, W),
             ("POST", "/batch", {"json": {"events": [
-                {"clientId": "c", "time": world.base, "folderId": "{}"}]}}),
+                {"clientId": "c", "time": world.base, "folderId": "{}"}]}}, W),
         ]
         if writable:  # moving an event it may change into that folder
-            calls.append(("PUT", f"/{world.marks[writable[0]]}", {"json": {"folderId": "{}"}}))
-        for method, rest, kwargs in calls:
+            calls.append(("PUT", f"/{world.marks[writable[0]]}", {"json": {"folderId": "{}"}},
+                          W))
+        for method, rest, kwargs, needed in calls:
+            outcome = (403, "FORBIDDEN") if writes_nowhere(world, needed) else (
+                400, "UNKNOWN_FOLDER")
             answers = []
             for name_or_fake in (folder, fake):
                 filled = _fill(kwargs, name_or_fake)
@@ -460,7 +478,7 @@ async def test_an_unreadable_event_answers_like_a_missing_one(
                                                     **filled))
             real, none = answers
             assert (real.status_code, error_id(real)) == (none.status_code, error_id(none)) == (
-                400, "UNKNOWN_FOLDER"), (method, rest, real.text)
+                outcome), (method, rest, real.text)
             assert real.json()["error"]["message"].replace(folder, fake) == (
                 none.json()["error"]["message"]), (method, rest)
 
