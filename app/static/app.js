@@ -4,8 +4,9 @@
  * innerHTML with data), so what users typed can never run as code; the page's
  * Content-Security-Policy allows scripts from this server only.
  *
- * Live view: one EventSource on /stream (credential in the `auth` query parameter, since an
- * EventSource cannot send headers). Folder and event changes re-read the current channel
+ * Live view: one EventSource on /stream without a filter, which sends every data change the
+ * session may read and the user's own activities (credential in the `auth` query parameter,
+ * since an EventSource cannot send headers). Folder and event changes re-read the current channel
  * (debounced: time counts must be recomputed by the server anyway); activity messages carry
  * the activity's whole state and are applied as they come. A stream closed by a non-200
  * answer (e.g. the server restarting) is never retried by the browser itself, so the page
@@ -45,8 +46,8 @@
   ];
   const ACTIVE = new Set(["pending", "running", "cancelling"]);
   const NOTICES = {
-    CONFIRMED: "Your registration is confirmed: you can log in.",
-    CONFIRMED_ALREADY: "Your registration was already confirmed: you can log in.",
+    CONFIRMED: "Registration confirmed: you can now log in.",
+    CONFIRMED_ALREADY: "Your registration is already confirmed: you can log in.",
   };
 
   // --- talking to the API ----------------------------------------------------------------
@@ -562,24 +563,28 @@
   function openStream() {
     closeStream();
     const url = new URL("/stream", location.origin);
+    // No filter: every data change the session may read and the user's own activities
+    // (`activities=mine` alone would select the activities only).
     url.searchParams.set("auth", state.session);
-    url.searchParams.set("activities", "mine");
     // After a few failed attempts the resume position itself may be the problem (a database
     // that was rebuilt): start afresh and re-read everything instead.
     if (state.lastEventId && state.failures < 3) {
       url.searchParams.set("lastEventId", state.lastEventId);
     }
-    const resumed = state.failures > 0;
+    let interrupted = state.failures > 0;
     const source = new EventSource(url);
     state.source = source;
     source.onopen = () => {
       setLive("live", "live");
-      const reread = resumed && !url.searchParams.has("lastEventId");
       state.failures = 0;
-      if (reread) { refreshChannelsSoon(); loadActivities().catch(showError); }
+      // Back after a break: a stream that had not received any id yet cannot resume, so
+      // re-read what is on screen (harmless when the resume did bring every change).
+      if (interrupted) { refreshChannelsSoon(); loadActivities().catch(showError); }
+      interrupted = false;
     };
     source.onerror = () => {
       if (source !== state.source) return;
+      interrupted = true;
       if (source.readyState === EventSource.CONNECTING) {
         setLive("reconnecting", "reconnecting…");  // the browser retries by itself
         return;
