@@ -31,7 +31,7 @@ from app.http import (
     system,
     tokens,
 )
-from app.http.middleware import ServerMiddleware
+from app.http.middleware import EXPOSED_HEADERS, ServerMiddleware
 from app.http.responses import error
 from app.migrate import migrate
 
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_origins=["*"],
                 allow_methods=["*"],
                 allow_headers=["*"],
-                expose_headers=["Server-Time", "X-Activity", "Location", "X-Request-Id"],
+                expose_headers=list(EXPOSED_HEADERS),
             ),
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},

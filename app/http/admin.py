@@ -14,7 +14,7 @@ from starlette.routing import Route
 from app import transaction
 from app.config import Settings
 from app.errors import ApiError
-from app.http.auth import SESSION, authenticate, meta
+from app.http.auth import SESSION, authenticate, meta, requested_user
 from app.http.responses import JSONResponse, json
 from app.ids import user_stream
 from app.secrets_ import hash_password, new_secret, secret_hash, verify_password
@@ -67,6 +67,10 @@ async def login(request: Request) -> JSONResponse:
     body.text("origin", max_len=255)
     body.done()
     user_name = user_name.lower()
+    # The user named by `userName` or the Host label (§1) must be the one logging in.
+    selected = requested_user(request, settings)
+    if selected is not None and selected != user_name:
+        raise _invalid_credentials()
     async with pool.acquire() as conn:
         await _check_throttle(conn, user_name, settings)
         user = await conn.fetchrow(

@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+# Response headers scripts of any origin may read (API.md §1, CORS). The CORS middleware sends
+# them on every answer it sees; the answers made here, outside it, send them too.
+EXPOSED_HEADERS = ("Server-Time", "X-Activity", "Location", "X-Request-Id")
+
 
 class BodyTooLarge(Exception):
     pass
@@ -142,6 +146,7 @@ class ServerMiddleware:
             return  # the answer has begun: nothing more can be said on this connection
         response = error(exc)
         response.headers["access-control-allow-origin"] = "*"
+        response.headers["access-control-expose-headers"] = ", ".join(EXPOSED_HEADERS)
         await response({"type": "http"}, _no_receive, send)
 
 
