@@ -361,6 +361,58 @@ PATHS: dict[str, dict[str, Schema]] = {
         "delete": op("soft delete", tag="feed", params=[path_param("entry")],
                      responses={**ok(ref("UserActivityEntry")), "410": ERROR_RESPONSE}),
     },
+    # -- compatibility dialects (app/compat; their errors answer in the dialect's own shape) ----
+    "/compat/plex/": {"get": op(
+        "Plex: the server's MediaContainer, as plexapi reads it on connecting", tag="compat",
+        auth="plex", responses=ok({"type": "object"}, media="application/xml"))},
+    "/compat/plex/activities": {"get": op(
+        "Plex: activities as {MediaContainer: {size, Activity}} (JSON if accepted, else XML)",
+        tag="compat", auth="plex",
+        responses={"200": {"description": "success", "content": {
+            "application/json": {"schema": obj(["MediaContainer"], strict=False,
+                                                MediaContainer={"type": "object"})},
+            "application/xml": {"schema": {"type": "string"}}}}})},
+    "/compat/plex/activities/{activity}": {"delete": op(
+        "Plex: cancel an activity (exactly 200, no body)", tag="compat", auth="plex",
+        params=[path_param("activity")], responses={**ok(), "409": ERROR_RESPONSE})},
+    "/compat/pieces/activity/identifiers": {"get": op(
+        "Pieces: the feed's entry ids, newest first, as {iterable: [{id}]}", tag="compat",
+        auth="pieces",
+        params=[query("activity_filter_enum", {"type": "string", "enum": [
+            "ALL", "USER", "CHANNEL", "FOLDER", "EVENT", "ATTACHMENT", "TOKEN", "ACTIVITY"]}),
+            query("pseudo", {"type": "boolean"})],
+        responses=ok(obj(["iterable"], strict=False, iterable=array({"type": "object"}))))},
+    "/compat/pieces/activity/update": {"post": op(
+        "Pieces: update an Activity (a deletion soft-deletes the feed entry)", tag="compat",
+        auth="pieces", params=[query("transferables", {"type": "boolean"})],
+        request=body({"type": "object", "required": ["id"]}),
+        responses={**ok({"type": "object"}), "410": ERROR_RESPONSE})},
+    "/compat/pieces/activity/{activity}": {"get": op(
+        "Pieces: one feed entry as an Activity (410 when unknown or deleted)", tag="compat",
+        auth="pieces",
+        params=[path_param("activity"), query("transferables", {"type": "boolean"})],
+        responses={**ok({"type": "object"}), "410": ERROR_RESPONSE})},
+    "/compat/acronis/api/task_manager/v2/activities": {"get": op(
+        "Acronis Task Manager v2: activities as {items, paging: {cursors: {after}}}",
+        tag="compat",
+        params=[query("state", {"type": "string"}), query("type", {"type": "string"}),
+                query("resultCode", {"type": "string"}), query("uuid", {"type": "string"}),
+                *[query(name, {"type": "string"}, "gt(T), ge(T), lt(T), le(T), eq(T) or T")
+                  for name in ("createdAt", "startedAt", "completedAt", "updatedAt")],
+                query("order", {"type": "string"}, "asc(F) or desc(F)"),
+                query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                query("after", {"type": "string"}), query("lod", {"type": "string"})],
+        responses=ok(obj(["items", "paging"], strict=False, items=array({"type": "object"}),
+                         paging={"type": "object"}))),
+    },
+    "/compat/aisquare/api/v1/activity/{entry}/": {
+        "get": op("AISquare Studio: one feed entry as a UserActivity", tag="compat",
+                  params=[path_param("entry")], responses=ok({"type": "object"})),
+        "put": op("AISquare Studio: change a UserActivity's text", tag="compat",
+                  params=[path_param("entry")],
+                  request=body(obj(["text"], strict=False, text=TEXT)),
+                  responses=ok({"type": "object"})),
+    },
     # -- subscriptions -------------------------------------------------------------------------
     "/stream": {"get": op(
         "EventSource subscription (text/event-stream, never ends)", tag="subscriptions",
@@ -489,6 +541,11 @@ def document() -> Schema:
                                               "accepted as the `auth` query parameter)"},
                 "operator": {"type": "apiKey", "in": "header", "name": "Authorization",
                              "description": "the operator key, ACTIVITY_ADMIN_KEY"},
+                "plex": {"type": "apiKey", "in": "header", "name": "X-Plex-Token",
+                         "description": "a session id or token (also the X-Plex-Token query "
+                                        "parameter, or Authorization)"},
+                "pieces": {"type": "apiKey", "in": "header", "name": "X-Application-ID",
+                           "description": "a session id or personal token (or Authorization)"},
             },
         },
     }

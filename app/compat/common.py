@@ -1,0 +1,172 @@
+"""What the four dialects share: the credential a dialect's client sends, the read of the
+`activities` read model under the rules of `GET /activities`, one feed entry, and time formats.
+
+Nothing here keeps state of its own: every dialect answers from the same read models as the
+native routes (`activities`, `user_feed`), and every change goes through the native route's
+own code (the cancel of `DELETE /activities/{id}`, the feed's text edit and soft delete).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.activities.state import COLUMNS, from_row
+from app.errors import ApiError
+from app.http.activities import may_see, sees_all
+from app.http.auth import Principal
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+# The activity columns plus the owner, for the dialects that name the user.
+ACTIVITY_COLUMNS = f"{COLUMNS}, (SELECT user_name FROM users u WHERE u.user_id = a.user_id) " \
+                   "AS owner_name"
+
+
+def with_credential(request: Request, *header_names: str, query_name: str | None = None
+                    ) -> Request:
+    """The request as the native routes expect it: the dialect's credential (the first of
+    `header_names` present, else the `query_name` query parameter) moved to `Authorization`.
+
+    Without either, the request is left as it is, so `Authorization` and `auth` still work."""
+    value = next((request.headers[n] for n in header_names if request.headers.get(n)), None)
+    if value is None and query_name is not None:
+        value = request.query_params.get(query_name) or None
+    if value is None:
+        return request
+    scope = dict(request.scope)
+    scope["headers"] = [
+        (k, v) for k, v in request.scope["headers"] if k != b"authorization"
+    ] + [(b"authorization", value.strip().encode("latin-1", "replace"))]
+    return Request(scope, request.receive)
+
+
+def renders_errors(render: Callable[[ApiError], Response]) -> Callable[[Handler], Handler]:
+    """Answers a route's `ApiError` in the dialect's own error shape (`render`)."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                return render(exc)
+
+        return wrapped
+
+    return decorate
+
+
+# --- activities ---------------------------------------------------------------------------------
+
+
+def retention_start(request: Request) -> float:
+    """Finished activities older than this are no longer listed (as `GET /activities`)."""
+    return time.time() - request.app.state.settings.activity_retention_days * 86400
+
+
+async def visible_activities(
+    request: Request,
+    principal: Principal,
+    conditions: list[str],
+    args: list[Any],
+    order: str,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Rows of `activities` (as `a`) matching `conditions`, in `order`, that the caller may
+    see under the rules of `GET /activities`: at most `limit`. A shared token's view is
+    filtered after the query, so the read goes on in batches until `limit` are kept."""
+    conditions = ["(a.completed_at IS NULL OR a.completed_at > $1)", *conditions]
+    args = [retention_start(request), *args]
+    if not sees_all(principal):
+        args.append(principal.user_id)
+        conditions.append(f"a.user_id = ${len(args)}")
+    kept: list[asyncpg.Record] = []
+    batch_size = max(limit, 100)
+    offset = 0
+    async with request.app.state.pool.acquire() as conn:
+        while len(kept) < limit:
+            batch = await conn.fetch(
+                f"SELECT {ACTIVITY_COLUMNS} FROM activities a WHERE {' AND '.join(conditions)} "
+                f"ORDER BY {order} LIMIT {batch_size} OFFSET {offset}",
+                *args,
+            )
+            kept.extend(r for r in batch if may_see(principal, from_row(r), r["user_id"]))
+            if len(batch) < batch_size:
+                break
+            offset += batch_size
+    return kept[:limit]
+
+
+def user_number(user_id: uuid.UUID | None) -> int:
+    """A stable integer for a user, where a dialect wants one (Plex `userID`): the first 48
+    bits of the user's UUID (exact in JavaScript numbers too); 0 for the operator."""
+    return 0 if user_id is None else int(user_id.hex[:12], 16)
+
+
+def activity_number(activity_id: str) -> int:
+    """A stable positive 63-bit integer for an activity (Acronis `id`): its UUID's top bits."""
+    return uuid.UUID(activity_id).int >> 65
+
+
+# --- the feed -----------------------------------------------------------------------------------
+
+
+async def feed_principal(request: Request) -> Principal:
+    """The caller of a feed dialect: the feed's own rule (a session or a personal token)."""
+    from app.http.feed import _principal
+
+    return await _principal(request)
+
+
+async def feed_entry(request: Request, principal: Principal, entry_id: int) -> dict[str, Any]:
+    """One entry of the caller's feed in the native shape; 404 `UNKNOWN_RESOURCE` if it never
+    was (or is another user's), 410 `GONE` once deleted (the feed's own `_load`)."""
+    from app.http.feed import _load, entry_json
+
+    async with request.app.state.pool.acquire() as conn:
+        return entry_json(await _load(conn, principal, entry_id))
+
+
+async def change_entry(request: Request, principal: Principal, entry_id: int,
+                       record_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Edits (`feed.entry_updated`, `{text}`) or soft-deletes (`feed.entry_deleted`) an entry
+    through the feed route's own command, and gives back the entry it answers."""
+    from app.http.feed import _change
+
+    response = await _change(request, principal, entry_id, record_type, data)
+    return orjson.loads(bytes(response.body))
+
+
+def entry_number(raw: str) -> int | None:
+    """A feed entry id from a path (digits), or None when it cannot be one."""
+    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
+
+
+async def user_profile(request: Request, user_id: uuid.UUID) -> dict[str, Any]:
+    async with request.app.state.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT user_name, email, display_name FROM users WHERE user_id = $1", user_id
+        )
+    return dict(row) if row else {"user_name": None, "email": None, "display_name": None}
+
+
+# --- time ---------------------------------------------------------------------------------------
+
+
+def rfc3339(seconds: float | None) -> str | None:
+    """Seconds since the epoch as RFC 3339 in UTC with microseconds (`...T11:34:03.290396Z`)."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds").replace(
+        "+00:00", "Z"
+    )
