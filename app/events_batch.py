@@ -59,7 +59,8 @@ def read_batch(data: Any) -> list[dict[str, Any]]:
             problems.append(sub_error(f"events[{index}]", "each event must be an object"))
             continue
         event_body = Body(item, allowed=CREATE_FIELDS)
-        event_body.text("clientId", required=True, min_len=1)
+        if not event_body.has("clientId"):  # its form is read_fields' to check (once)
+            event_body.fail("clientId", "'clientId' is required")
         fields = read_fields(event_body, CREATE_FIELDS)
         if "duration" in fields and fields["duration"] is None:
             event_body.fail("duration", "a batch records finished periods: 'duration' > 0")
