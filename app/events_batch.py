@@ -4,8 +4,9 @@ Every event carries its `clientId` (unique in the channel, so a client can tell 
 records landed) and its `time` (`INVALID_TIME` without one: "now" means nothing for a record
 made offline). The period rules hold across the batch and what the channel already holds.
 
-`record_batch` is the whole operation inside one transaction, so the HTTP route and the
-activities runner (which runs large batches in the background) share it.
+`read_batch` checks the body when the request comes; `record_batch` is the whole operation
+inside one transaction: the activity that `POST /{channel}/events/batch` starts
+(app/http/activities.py, app/activities/operations.py) runs it in the transaction that ends it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from typing import Any
-
-from starlette.requests import Request
-from starlette.routing import Route
 
 from app import transaction
 from app.errors import ApiError, invalid_parameters, sub_error
@@ -29,15 +27,14 @@ from app.events import (
     periods_overlap,
     read_fields,
 )
-from app.http.auth import Principal, meta
+from app.http.auth import Principal
 from app.http.data_access import unknown_folder
-from app.http.events import Changes, _precheck
+from app.http.events import Changes
 from app.http.folders import load_tree
-from app.http.responses import JSONResponse, json
 from app.ids import new_id
 from app.log import NewRecord
 from app.permissions import EVENTS_WRITE, READ
-from app.validation import Body, read_json
+from app.validation import Body
 
 MAX_EVENTS = 200_000
 
@@ -206,18 +203,3 @@ async def _place_periods(
     if running is None or stop_at is None:
         return None
     return await changes.stop(running.id, stop_at, now)
-
-
-async def batch(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request, EVENTS_WRITE)
-    events = read_batch(await read_json(request))
-
-    async def command(tx: transaction.Tx) -> dict[str, Any]:
-        return await record_batch(tx, principal, channel_id, events)
-
-    result = await transaction.run(request.app.state.pool, command, meta=meta(principal))
-    return json(result)
-
-
-# Before `/{channel}/events/{event}` (POST adds attachments to an event).
-routes = [Route("/{channel}/events/batch", batch, methods=["POST"])]

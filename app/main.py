@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app import activities as activities_service
-from app import compat, db, events_batch, file_gc, openapi, realtime
+from app import compat, db, file_gc, openapi, realtime
 from app.config import Settings
 from app.errors import ApiError
 from app.http import (
@@ -93,7 +93,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *compat.routes,  # `/compat/...`: before the channel-scoped routes
             *folders.routes,  # channel-scoped: after every fixed first segment
             *activities.channel_routes,
-            *events_batch.routes,
             *events.routes,
             # Last: `/{channel}/events/{event}` (POST) must not take `/events/start` and the like.
             *attachments.routes,

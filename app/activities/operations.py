@@ -14,7 +14,6 @@ from typing import Any
 from app.activities import export
 from app.activities.runner import Context, work
 from app.activities.state import Spec
-from app.errors import ApiError
 from app.transaction import Tx
 
 
@@ -111,10 +110,7 @@ def batch_spec(channel_id: str, events: list[dict[str, Any]]) -> Spec:
 
 @work("events.batch")
 async def events_batch(ctx: Context) -> None:
-    try:
-        from app.events_batch import record_batch  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise ApiError(500, "UNEXPECTED_ERROR", "The events batch is not available") from exc
+    from app.events_batch import record_batch
     principal = _principal(ctx)
     channel_id, events = ctx.params["channelId"], ctx.params["events"]
     await ctx.progress(0, len(events), force=True)

@@ -227,9 +227,10 @@ async def events_batch(request: Request) -> Response:
     Once done, answers 200 `{addedEvents, stoppedId?}`, or the batch's refusal."""
     from app.activities.operations import batch_spec
     from app.events_batch import read_batch
-    from app.http.events import _precheck
+    from app.http.events import precheck
+    from app.permissions import EVENTS_WRITE
 
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await precheck(request, EVENTS_WRITE)
     events = read_batch(await read_json(request))
 
     async def command(tx: Tx) -> Spec:
@@ -263,8 +264,6 @@ routes = [
 ]
 
 # Channel-scoped: after every fixed first segment in the application's route list.
-# Before app/events_batch.py's own route for the batch (the first match serves), which runs a
-# batch inside the request; this one runs it as an activity.
 channel_routes = [
     Route("/{channel}/export", export_channel, methods=["POST"]),
     Route("/{channel}/events/batch", events_batch, methods=["POST"]),

@@ -1,6 +1,6 @@
 """Events of a channel (API.md §3): the query, record, start, stop, running, modify, trash and
-delete for good; the GET forms of start, stop and record. Batches are app/events_batch.py's;
-attachments, app/http/attachments.py's.
+delete for good; the GET forms of start, stop and record. Batches are app/events_batch.py's (run
+as activities); attachments, app/http/attachments.py's.
 
 Reading needs `read-only` over the event's folder, changing needs `events-write` (over the old
 and the new folder when an event moves; a root grant for a mark without folder). A folder the
@@ -321,7 +321,7 @@ async def delete_event(
 # --- the routes ----------------------------------------------------------------------------
 
 
-async def _precheck(request: Request, level: int = READ) -> tuple[Principal, str]:
+async def precheck(request: Request, level: int = READ) -> tuple[Principal, str]:
     """The credential, and a channel it can see where it holds `level` somewhere: checked
     before the body is read."""
     principal = await authenticate(request)
@@ -344,7 +344,7 @@ async def _run(request: Request, principal: Principal, command: Any) -> Any:
 
 
 async def create(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request, EVENTS_WRITE)
+    principal, channel_id = await precheck(request, EVENTS_WRITE)
     if is_multipart(request):
         async with read_event_upload(request) as upload:
             if upload.event is MISSING:
@@ -410,13 +410,13 @@ def _stop_fields(data: Any) -> dict[str, Any]:
 
 
 async def start(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request, EVENTS_WRITE)
+    principal, channel_id = await precheck(request, EVENTS_WRITE)
     return await _start(request, principal, channel_id,
                         _body(await read_json(request), START_FIELDS))
 
 
 async def stop(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request, EVENTS_WRITE)
+    principal, channel_id = await precheck(request, EVENTS_WRITE)
     return await _stop(request, principal, channel_id, _stop_fields(await read_json(request)))
 
 
@@ -451,22 +451,22 @@ def _query_body(request: Request) -> dict[str, Any]:
 
 
 async def start_get(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request, EVENTS_WRITE)
+    principal, channel_id = await precheck(request, EVENTS_WRITE)
     return await _start(request, principal, channel_id, _body(_query_body(request), START_FIELDS))
 
 
 async def stop_get(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request, EVENTS_WRITE)
+    principal, channel_id = await precheck(request, EVENTS_WRITE)
     return await _stop(request, principal, channel_id, _stop_fields(_query_body(request)))
 
 
 async def record_get(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request, EVENTS_WRITE)
+    principal, channel_id = await precheck(request, EVENTS_WRITE)
     return await _record(request, principal, channel_id, _record_fields(_query_body(request)))
 
 
 async def running(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await precheck(request)
     async with request.app.state.pool.acquire() as conn:
         events = await running_periods(conn, principal.user_id, channel_id)
         visible = await _readable(conn, principal, channel_id)
@@ -476,7 +476,7 @@ async def running(request: Request) -> JSONResponse:
 
 
 async def update(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request, EVENTS_WRITE)
+    principal, channel_id = await precheck(request, EVENTS_WRITE)
     event_id = request.path_params["event"]
     async with request.app.state.pool.acquire() as conn:
         await event_at(conn, principal, channel_id, event_id, EVENTS_WRITE)
@@ -489,7 +489,7 @@ async def update(request: Request) -> JSONResponse:
 
 
 async def delete(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request, EVENTS_WRITE)
+    principal, channel_id = await precheck(request, EVENTS_WRITE)
     event_id = request.path_params["event"]
 
     async def command(tx: transaction.Tx) -> dict[str, Any]:
@@ -499,7 +499,7 @@ async def delete(request: Request) -> JSONResponse:
 
 
 async def get_event(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await precheck(request)
     async with request.app.state.pool.acquire() as conn:
         event = await event_at(conn, principal, channel_id, request.path_params["event"], READ)
     return json(event)
@@ -517,7 +517,7 @@ async def _readable(
 
 
 async def list_events(request: Request) -> JSONResponse:
-    principal, channel_id = await _precheck(request)
+    principal, channel_id = await precheck(request)
     q = Query(request.query_params)
     only = q.many("onlyFolders")
     from_time = q.number("fromTime")
