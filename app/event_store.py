@@ -146,7 +146,19 @@ async def query_events(
     if q.to_time is not None:
         where.append(f"time <= {arg(q.to_time)}")
     if q.from_time is not None:
-        where.append(f"coalesce(end_time, {arg(q.now)}) >= {arg(q.from_time)}")
+        from_time = arg(q.from_time)
+        where.append(f"coalesce(end_time, {arg(q.now)}) >= {from_time}")
+        # A lower bound on `time` that every event meeting the range meets (a finished period
+        # began at most its duration before its end, a running one at the earliest running
+        # start), so that `events_time` is scanned over a closed range, not down to the
+        # channel's first event (migration 0011 says why, and serves the longest duration).
+        where.append(
+            f"""time >= least({from_time} - coalesce(
+                   (SELECT max(duration) FROM events WHERE user_id = $1 AND channel_id = $2
+                      AND kind = 'period'), 0),
+                 coalesce((SELECT min(time) FROM events WHERE user_id = $1 AND channel_id = $2
+                             AND kind = 'period' AND end_time IS NULL), 'Infinity'))"""
+        )
     if q.state == "default":
         where.append("NOT trashed")
     elif q.state == "trashed":

@@ -313,3 +313,33 @@ async def test_five_thousand_events_read_back_as_sent(ch: Channel) -> None:
         assert got["clientData"] == event.get("clientData", {})
         assert got["attachments"] == {} and got["trashed"] is False
     assert sorted(added, key=lambda e: e["id"]) == sorted(stored, key=lambda e: e["id"])
+
+
+async def test_long_periods_of_a_batch_meet_any_time_range_within_them(ch: Channel) -> None:
+    """A time-range query bounds `time` from below by the longest period and the earliest
+    running start (app/event_store.py): a period that began long before `fromTime` and a
+    period still running are found, a mark or period ending before it is not."""
+    day = 86400.0
+    r = await ch.batch([
+        period(ch, "long", 0, 10 * day),
+        period(ch, "short", 11 * day, 11 * day + 60),
+        mark(ch, "early", 1 * day),
+        mark(ch, "inside", 5 * day),
+    ])
+    assert r.status_code == 200, r.text
+    r = await ch.client.post(f"/{ch.id}/events/start", headers=ch.headers,
+                             json={"folderId": ch.folder, "time": ch.base + 12 * day})
+    running = r.json()["id"]
+
+    async def between(start: float, end: float) -> list[str]:
+        r = await ch.client.get(f"/{ch.id}/events", headers=ch.headers, params={
+            "fromTime": str(ch.base + start), "toTime": str(ch.base + end),
+            "sortAscending": "true"})
+        assert r.status_code == 200, r.text
+        return [e.get("clientId", e["id"]) for e in r.json()]
+
+    assert await between(4 * day, 6 * day) == ["long", "inside"]
+    assert await between(9 * day, 9.5 * day) == ["long"]
+    assert await between(10.5 * day, 11.5 * day) == ["short"]
+    assert await between(20 * day, 20.5 * day) == [running]
+    assert await between(2 * day, 2.5 * day) == ["long"]
