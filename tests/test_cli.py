@@ -163,3 +163,18 @@ async def test_serve_applies_migrations_then_serves_and_stops_on_sigterm(
             async with asyncio.timeout(60):
                 output, _ = await process.communicate()
         assert process.returncode == 0, output.decode(errors="replace")
+
+
+def test_every_package_is_shipped_by_pip_install() -> None:
+    """`pip install .` (the README's first command) installs only the listed packages: a
+    package left out installs fine and then fails to import when the server starts."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("app", "projections", "migrations")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert found <= listed, f"missing from [tool.setuptools] packages: {sorted(found - listed)}"
