@@ -7,6 +7,7 @@ cross-process wake-up (a NOTIFY after the commit), which is what these tests are
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import auth, create_user
-from tests.realtime.clients import SseStream, ws_change, ws_connect, ws_subscribe
+from tests.realtime.clients import WAIT, SseStream, ws_change, ws_connect, ws_subscribe
 from tests.realtime.conftest import create_channel, log_ids
 from tests.realtime.server import ServerProcess
 
@@ -91,8 +92,9 @@ async def _deliver_across(writer: httpx.AsyncClient, reader: httpx.AsyncClient,
     ):
         await ws_subscribe(ws, channel=channel_id, since=start)
         types = await _write_folder_and_event_changes(writer, session, channel_id)
-        sse = [await stream.change() for _ in types]
-        messages = [await ws_change(ws) for _ in types]
+        async with asyncio.timeout(WAIT):  # well before the 60 s poll
+            sse = [await stream.change() for _ in types]
+            messages = [await ws_change(ws) for _ in types]
     written = [i for i in await _data_ids(pool) if i not in before]
     assert [f.event for f in sse] == types
     assert [f.id for f in sse] == written
@@ -136,6 +138,7 @@ async def test_a_stream_resumes_on_the_other_process(pair, clients, pool):
             await ws_subscribe(ws, since=received[2])
             again = [(await ws_change(ws))["id"] for _ in range(3)]
         await _post(a, session, f"/{channel_id}/events", {"time": time.time()})
-        received.append((await stream.change()).id)
+        async with asyncio.timeout(WAIT):  # written through the first process: well before the poll
+            received.append((await stream.change()).id)
     assert again == received[3:6]
     assert received == await log_ids(pool, prefix="event.")
