@@ -175,7 +175,10 @@ def _query(params: dict[str, list[str]]) -> tuple[list[str], list[Any], str, boo
         for raw in params.get(name, []):
             match = _OPERATOR.match(raw.strip())
             operator, text = (match.group(1), match.group(2)) if match else ("eq", raw)
-            conditions.append(f"a.{column} {OPERATORS[operator]} {arg(parse_time(name, text))}")
+            # Compared to the microsecond, the precision of the times this dialect shows,
+            # so that a time read from an item and given back matches that item exactly.
+            conditions.append(f"round(a.{column} * 1000000) {OPERATORS[operator]} "
+                              f"round({arg(parse_time(name, text))}::float8 * 1000000)")
     order = (params.get("order") or ["desc(createdAt)"])[-1].strip()
     match = _ORDER.match(order)
     if match is None or match.group(2) not in TIMES:
