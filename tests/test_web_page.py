@@ -162,6 +162,12 @@ async def events(rest: httpx.AsyncClient, session: str, channel: str) -> list[di
     return r.json()
 
 
+async def event_with(rest: httpx.AsyncClient, session: str, channel: str,
+                     comment: str) -> dict[str, Any]:
+    (event,) = [e for e in await events(rest, session, channel) if e.get("comment") == comment]
+    return event
+
+
 def event_item(tab: Any, text: str) -> Any:
     return tab.locator("#events li.event", has_text=text)
 
@@ -341,10 +347,13 @@ async def test_record_a_mark_attach_a_file_trash_and_restore(
     note = tmp_path / "note.txt"
     note.write_bytes(b"hello")
     await item.locator("input[type=file]").set_input_files(str(note))
+    # A change arriving meanwhile re-renders the list: the chosen file must survive it.
+    await record_marks(rest, alice, channel, 1)
+    await expect(event_item(page, "mark 0")).to_be_visible()
     await item.get_by_role("button", name=re.compile("^Attach the chosen file")).click()
     link = item.get_by_role("link", name="note.txt (5 bytes)")
     await expect(link).to_be_visible()
-    (mark,) = await events(rest, alice, channel)
+    mark = await event_with(rest, alice, channel, "first coffee")
     assert mark["attachments"]["note.txt"]["size"] == 5
     async with page.expect_download() as download_info:
         await link.click()
@@ -353,7 +362,7 @@ async def test_record_a_mark_attach_a_file_trash_and_restore(
 
     await item.get_by_role("button", name=re.compile("^Trash the mark")).click()
     await expect(event_item(page, "first coffee")).to_have_count(0)
-    (mark,) = await events(rest, alice, channel)
+    mark = await event_with(rest, alice, channel, "first coffee")
     assert mark["trashed"] is True
 
     await page.get_by_label("show trashed").check()
@@ -361,7 +370,7 @@ async def test_record_a_mark_attach_a_file_trash_and_restore(
     await event_item(page, "first coffee").get_by_role(
         "button", name=re.compile("^Restore the mark")).click()
     await expect(event_item(page, "first coffee")).not_to_contain_text("(trashed)")
-    (mark,) = await events(rest, alice, channel)
+    mark = await event_with(rest, alice, channel, "first coffee")
     assert mark["trashed"] is False
 
     await page.get_by_role("button", name="Trash folder Kitchen").click()

@@ -25,6 +25,7 @@
     folders: [],
     folderNames: new Map(),
     events: [],
+    fileInputs: new Map(),
     running: null,
     activities: new Map(),
     source: null,
@@ -375,9 +376,11 @@
         text: `${file.fileName} (${file.size} bytes)`,
         onclick: act((click) => download(click.currentTarget.getAttribute("href"), file.fileName)),
       }));
-      const fileInput = el("input", {
-        type: "file", id: `file-${event.id}`, "aria-label": `File to attach to the ${label}`,
-      });
+      // The same input across renders: a live update must not drop a file being chosen.
+      const fileInput = state.fileInputs.get(event.id) || el("input", { type: "file" });
+      fileInput.id = `file-${event.id}`;
+      fileInput.setAttribute("aria-label", `File to attach to the ${label}`);
+      state.fileInputs.set(event.id, fileInput);
       return el("li", { class: `event${event.trashed ? " trashed" : ""}`, "data-id": event.id },
         el("div", { class: "line" },
           el("time", { datetime: new Date(event.time * 1000).toISOString(), text: when(event.time) }),
@@ -404,6 +407,8 @@
           })));
     });
     $("events").replaceChildren(...items);
+    const shown = new Set(state.events.map((event) => event.id));
+    for (const id of state.fileInputs.keys()) if (!shown.has(id)) state.fileInputs.delete(id);
     if (!items.length) $("events").append(el("li", { class: "muted", text: "No event yet." }));
   }
 
