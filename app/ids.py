@@ -40,8 +40,16 @@ _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def new_id() -> str:
-    """A 25-character random id (about 129 bits), valid as an Identity."""
-    return "c" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+    """A 25-character random id (24 base-36 digits, about 124 bits), valid as an Identity.
+
+    One read of the system's random source per id, then plain arithmetic: a batch makes
+    100,000 ids, and drawing each character from `secrets.choice` cost 0.3 ms an id."""
+    number = int.from_bytes(secrets.token_bytes(16), "big")
+    digits = []
+    for _ in range(24):
+        number, digit = divmod(number, 36)
+        digits.append(_ALPHABET[digit])
+    return "c" + "".join(digits)
 
 
 def is_identity(value: object) -> bool:
