@@ -106,7 +106,8 @@ async def test_put_refuses_a_bad_text(rest, body, message):
     (entry_id, *_) = await feed_ids(rest, alice)
     r = await rest.put(f"{BASE}/activity/{entry_id}/", headers=bearer(alice), json=body)
     assert r.status_code == 400, r.text
-    assert r.json() == {"text": [message]}
+    assert r.json()["text"] == [message]
+    assert r.json()["error"]["data"] == {"params": ["text"]}
 
 
 async def test_unknown_another_users_and_deleted_entries_are_404(rest):
@@ -121,7 +122,8 @@ async def test_unknown_another_users_and_deleted_entries_are_404(rest):
             r = await rest.request(method, f"{BASE}/activity/{path}/", headers=bearer(alice),
                                    json={"text": "x"})
             assert r.status_code == 404, (method, path, r.text)
-            assert r.json() == {"detail": "Not found."}
+            assert r.json()["detail"] == "Not found."
+            assert r.json()["error"]["id"] == "UNKNOWN_RESOURCE"
 
 
 async def test_401_without_credentials_and_403_for_a_shared_token(rest):

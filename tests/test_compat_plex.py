@@ -123,6 +123,7 @@ async def test_a_wrong_token_is_401_in_plex_error_shape(server, rest):
     assert refused.value.raw_response.status_code == 401
     (error,) = refused.value.data.errors
     assert (error.code, error.status) == (401, 401)
+    assert refused.value.raw_response.json()["error"]["id"] == "INVALID_TOKEN"  # and ours
 
 
 async def test_plexapi_connects_and_lists_in_xml(server, rest):

@@ -27,8 +27,8 @@ Query: `state`, `type`, `resultCode`, `uuid` (each comma-separated or repeated: 
 one of those four times (default `desc(createdAt)`; unset times sort as oldest); `limit`
 (1-1,000, default 100); `after`, the page token of `paging.cursors.after`, which carries the
 query it continues (with it, only `limit` may be given besides). The answer is `{"items": [...],
-"paging": {"cursors": {"after"?}}}`; `after` is absent on the last page. Errors answer
-`{"error": {"domain": "TaskManager", "code", "message"}}` with the native status.
+"paging": {"cursors": {"after"?}}}`; `after` is absent on the last page. Errors answer as the
+native routes do (API.md §1).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.activities.state import CANCELLED, COMPLETED, FAILED, from_row
-from app.compat.common import activity_number, renders_errors, rfc3339, visible_activities
-from app.errors import ApiError, invalid_parameter
+from app.compat.common import activity_number, rfc3339, visible_activities
+from app.errors import invalid_parameter
 from app.http.auth import authenticate
 from app.http.responses import json
 
@@ -72,11 +72,6 @@ OPERATORS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "="}
 _OPERATOR = re.compile(r"^(gt|ge|lt|le|eq)\((.*)\)$")
 _ORDER = re.compile(r"^(asc|desc)\((\w+)\)$")
 _FILTERS = ("state", "type", "resultCode", "uuid", *TIMES)
-
-
-def _error(exc: ApiError) -> Response:
-    return json({"error": {"domain": "TaskManager", "code": exc.error_id,
-                           "message": exc.message}}, status=exc.status, headers=exc.headers)
 
 
 def acronis_state(state: str) -> str:
@@ -204,7 +199,6 @@ def _untoken(token: str) -> tuple[dict[str, list[str]], list[Any]]:
         raise invalid_parameter("after", "after is not a page token of this list") from None
 
 
-@renders_errors(_error)
 async def list_activities(request: Request) -> Response:
     principal = await authenticate(request)
     given = {k: request.query_params.getlist(k) for k in request.query_params}

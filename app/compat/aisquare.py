@@ -18,11 +18,12 @@ token may use it.
 | `text`               | `text` (the one field `PUT` changes: 1 to 1,000 characters)          |
 | `resource`           | `resource` (`{kind, id, channelId}`)                               |
 
-As its spec says: 401 `{"detail"}` without valid credentials, 404 `{"detail": "Not found."}`
-for an entry that does not exist, is another user's, or was deleted (the spec has no 410).
-`PUT` takes a `UserActivity`; the fields other than `text` are read-only and ignored (as a
-Django REST framework serializer does); a bad `text` is 400 `{"text": ["..."]}`. A shared
-token is 403 `{"detail"}`.
+As its spec says: 401 without valid credentials, 404 `"detail": "Not found."` for an entry
+that does not exist, is another user's, or was deleted (the spec has no 410). `PUT` takes a
+`UserActivity`; the fields other than `text` are read-only and ignored (as a Django REST
+framework serializer does); a bad `text` is 400 with `"text": ["..."]`. A shared token is 403.
+Every error body is the native one (API.md §1) with those Django REST framework keys beside
+its `"error"` (`detail`, or a list of messages per field).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from app.compat.common import (
     rfc3339,
     user_profile,
 )
-from app.errors import ApiError
+from app.errors import ApiError, invalid_parameter
 from app.http.auth import Principal
 from app.http.feed import MAX_TEXT
 from app.http.responses import json
@@ -54,11 +55,17 @@ _UID_NAMESPACE = uuid.UUID("6d1b0f3e-2a8e-4c55-9d3c-0f0a1c2e7b41")
 
 
 def _error(exc: ApiError) -> Response:
+    """The native error body (API.md §1) with Django REST framework's keys beside it:
+    `detail`, or one list of messages per offending field."""
     if exc.status in (404, 410):
-        return json({"detail": "Not found."}, status=404)
-    if exc.error_id == "INVALID_TEXT":
-        return json(exc.data, status=400)
-    return json({"detail": exc.message}, status=exc.status, headers=exc.headers)
+        exc = ApiError(404, "UNKNOWN_RESOURCE", "Not found.")
+    body: dict[str, Any] = exc.body()
+    if exc.sub_errors:
+        for sub in exc.sub_errors:
+            body.setdefault(sub["data"]["param"], []).append(sub["message"])
+    else:
+        body["detail"] = exc.message
+    return json(body, status=exc.status, headers=exc.headers)
 
 
 def user_activity(entry: dict[str, Any], user_id: uuid.UUID, user_name: str | None
@@ -93,7 +100,7 @@ async def _answer(request: Request, principal: Principal, entry: dict[str, Any])
 
 
 def _invalid_text(message: str) -> ApiError:
-    return ApiError(400, "INVALID_TEXT", message, data={"text": [message]})
+    return invalid_parameter("text", message)
 
 
 @renders_errors(_error)

@@ -20,10 +20,11 @@ the feed, only a session or a personal token may use it (403 otherwise).
 `GET /activity/identifiers` answers `{"iterable": [{"id"}]}`, newest first (at most 1,000), and
 takes `activity_filter_enum`: the kind of the entries (`USER`, `CHANNEL`, `FOLDER`, `EVENT`,
 `ATTACHMENT`, `TOKEN`, `ACTIVITY`; `ALL` or none: every entry); `pseudo` is accepted and
-ignored. `GET /activity/{id}` answers the `Activity`, 410 (text) when the entry is unknown or
+ignored. `GET /activity/{id}` answers the `Activity`, 410 when the entry is unknown or
 deleted. `POST /activity/update` takes an `Activity`: every field is read-only but a deletion
 (`mechanism: "DELETED"` or a `deleted` timestamp), which soft-deletes the entry through the
-feed's own route code; it answers 200 with the updated `Activity`. Errors answer text/plain.
+feed's own route code; it answers 200 with the updated `Activity`. Errors answer in the native
+error shape (API.md §1), which the SDK reads as its error text.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from app.compat.common import (
@@ -67,9 +68,9 @@ APPLICATION = {
 
 
 def _error(exc: ApiError) -> Response:
-    # Pieces answers an unknown or deleted activity with 410 and a text body.
-    status = 410 if exc.status == 404 or exc.error_id == "GONE" else exc.status
-    return PlainTextResponse(exc.message, status_code=status, headers=exc.headers)
+    # Pieces answers an unknown or deleted activity with 410 (its SDK reads the body as text).
+    status = 410 if exc.status == 404 else exc.status
+    return json(exc.body(), status=status, headers=exc.headers)
 
 
 async def _principal(request: Request) -> tuple[Request, Principal]:
@@ -115,7 +116,7 @@ async def _answer(request: Request, principal: Principal, entry: dict[str, Any])
 def _entry_id(raw: Any) -> int:
     number = entry_number(raw) if isinstance(raw, str) else None
     if number is None:
-        raise ApiError(410, "GONE", f"Unknown activity {raw!r}")
+        raise ApiError(404, "UNKNOWN_RESOURCE", f"Unknown activity {raw!r}")
     return number
 
 

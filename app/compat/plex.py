@@ -23,7 +23,8 @@ request's `Accept` names `application/json`, else XML (`<MediaContainer size><Ac
 nested objects as child elements), as Plex does. `DELETE /activities/{uuid}` runs the cancel
 of `DELETE /activities/{id}` and answers exactly 200 with no body. `GET /` answers the server's
 `<MediaContainer>` that `plexapi.server.PlexServer` reads when it connects.
-Errors answer Plex's `{"errors": [{"code", "message", "status"}]}` with the native status.
+Errors answer with the native status and body (API.md §1), plus Plex's own
+`"errors": [{"code", "message", "status"}]` beside the native `"error"`.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ VERSION = "1.0.0"
 
 
 def _error(exc: ApiError) -> Response:
-    return json({"errors": [{"code": exc.status, "message": exc.message, "status": exc.status}]},
-                status=exc.status, headers=exc.headers)
+    errors = [{"code": exc.status, "message": exc.message, "status": exc.status}]
+    return json({**exc.body(), "errors": errors}, status=exc.status, headers=exc.headers)
 
 
 def _request(request: Request) -> Request:
