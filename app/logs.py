@@ -8,8 +8,9 @@ import re
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
-# Query parameters whose values are secrets: a browser's EventSource sends its credential as `auth`.
-_SECRET_PARAMS = re.compile(r"(?i)(^|&)(auth|token|password|sessionid)=[^&]*")
+# Query parameters whose values are secrets: a browser's EventSource sends its credential as `auth`,
+# plexapi as `X-Plex-Token` (app/compat/plex.py).
+_SECRET_PARAMS = re.compile(r"(?i)(^|&)(auth|token|password|sessionid|x-plex-token)=[^&]*")
 
 
 def redact_query(query: str) -> str:

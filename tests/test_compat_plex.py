@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from xml.etree import ElementTree
 
 import httpx
@@ -30,7 +30,7 @@ from tests.test_compat_support import (
 
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[ServerProcess]:
-    process = start(database_url, **NO_RUNNER)
+    process = start(database_url, **NO_RUNNER, ACTIVITY_LOG_LEVEL="info")  # the access log
     yield process
     process.stop()
 
@@ -39,6 +39,12 @@ def server(database_url: str) -> Iterator[ServerProcess]:
 async def rest(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         yield client
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    async with asyncio.timeout(20):
+        while not check():  # noqa: ASYNC110 - the state lives in another process
+            await asyncio.sleep(0.05)
 
 
 def sdk(server: ServerProcess, token: str) -> PlexAPI:
@@ -157,6 +163,9 @@ async def test_the_token_as_a_query_parameter_and_the_xml_shape(server, rest):
     assert element.get("uuid") == activity_id
     assert element.get("cancellable") == "1"
     assert element.find("Context").get("channelId") == channel
+    # The token in the URL stays out of the access log (written once the answer is sent).
+    await eventually(lambda: "/compat/plex/activities?X-Plex-Token=***" in server.log())
+    assert alice not in server.log()
 
 
 async def test_plexapi_with_a_wrong_token_is_unauthorized(server):
