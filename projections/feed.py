@@ -46,14 +46,14 @@ Feed types and their codes (stable; also in docs/api-notes.md, "User activity fe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from app.log import LogRecord
-from projections.registry import handles, read_models
+from projections.registry import handles, handles_many, read_models
 
 read_models("user_feed")
 
@@ -232,43 +232,33 @@ _RECORD_TYPES = (
 )
 
 
-@handles(*_RECORD_TYPES)
-async def entry(conn: asyncpg.Connection, record: LogRecord) -> None:
+_INSERT_COLUMNS = (
+    "user_id, entry_id, type, code, text, resource_kind, resource_id, channel_id, "
+    "resource_name, activity_id, created_at, created_by"
+)
+
+_INSERT = f"""INSERT INTO user_feed ({_INSERT_COLUMNS})
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::uuid, $11, $12)"""
+
+
+def _wanted(record: LogRecord) -> str | None:
+    """The feed type of the entry the record makes, or None when it makes none."""
     if record.user_id is None:
-        return  # the operator's own activities (a rebuild): nobody's feed
-    is_activity = record.stream_id.startswith("activity-")
-    if record.meta.get("activityId") and not is_activity:
-        return  # part of an activity's work: the activity's entries stand for it
-    kind = feed_type(record.type)
-    if kind is None:
-        return
-    names: dict[tuple[str, str | None, str], str | None] = {}
+        return None  # the operator's own activities (a rebuild): nobody's feed
+    if record.meta.get("activityId") and not record.stream_id.startswith("activity-"):
+        return None  # part of an activity's work: the activity's entries stand for it
+    return feed_type(record.type)
 
-    async def lookup(key: tuple[str, str | None, str]) -> None:
-        names[key] = await conn.fetchval(
-            """SELECT resource_name FROM user_feed
-               WHERE user_id = $1 AND resource_kind = $2
-                 AND channel_id IS NOT DISTINCT FROM $3 AND resource_id = $4
-                 AND resource_name IS NOT NULL
-               ORDER BY entry_id DESC LIMIT 1""",
-            record.user_id, *key,
-        )
 
-    # The lookups a text may need, done first (the describer itself is pure).
-    needed = _lookups(record)
-    for key in needed:
-        await lookup(key)
-
+def _entry_row(
+    record: LogRecord, kind: str, names: dict[tuple[str, str | None, str], str | None]
+) -> tuple[Any, ...]:
     def named(kind_: str, channel: str | None, ident: str) -> str:
         return names.get((kind_, channel, ident)) or ident
 
     described = _describe(record, actor_name(record.meta), named)
-    activity_id = record.stream_id[len("activity-"):] if is_activity else None
-    await conn.execute(
-        """INSERT INTO user_feed (user_id, entry_id, type, code, text, resource_kind,
-                                  resource_id, channel_id, resource_name, activity_id,
-                                  created_at, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::uuid, $11, $12)""",
+    is_activity = record.stream_id.startswith("activity-")
+    return (
         record.user_id,
         record.position,
         kind,
@@ -278,10 +268,42 @@ async def entry(conn: asyncpg.Connection, record: LogRecord) -> None:
         described.resource_id,
         described.channel_id,
         described.name,
-        activity_id,
+        record.stream_id[len("activity-"):] if is_activity else None,
         record.recorded_at.timestamp(),
         _who(record.meta),
     )
+
+
+@handles(*_RECORD_TYPES)
+async def entry(conn: asyncpg.Connection, record: LogRecord) -> None:
+    kind = _wanted(record)
+    if kind is None:
+        return
+    # The lookups a text may need, done first (the describer itself is pure).
+    names: dict[tuple[str, str | None, str], str | None] = {}
+    for key in _lookups(record):
+        names[key] = await conn.fetchval(
+            """SELECT resource_name FROM user_feed
+               WHERE user_id = $1 AND resource_kind = $2
+                 AND channel_id IS NOT DISTINCT FROM $3 AND resource_id = $4
+                 AND resource_name IS NOT NULL
+               ORDER BY entry_id DESC LIMIT 1""",
+            record.user_id, *key,
+        )
+    await conn.execute(_INSERT, *_entry_row(record, kind, names))
+
+
+@handles_many(entry)
+async def entries(conn: asyncpg.Connection, records: Sequence[LogRecord]) -> None:
+    """A run of records in one INSERT (a rebuild replays a million records; a batch writes
+    thousands at once). Records whose text needs a name from earlier entries go one by one."""
+    if any(_lookups(r) for r in records if _wanted(r) is not None):
+        for record in records:
+            await entry(conn, record)
+        return
+    rows = [_entry_row(r, kind, {}) for r in records if (kind := _wanted(r)) is not None]
+    if rows:
+        await conn.executemany(_INSERT, rows)  # pipelined: one round trip per batch
 
 
 def _lookups(record: LogRecord) -> list[tuple[str, str | None, str]]:
