@@ -13,7 +13,9 @@ rules hold under any concurrency because two changes of one channel never decide
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -321,15 +323,40 @@ async def delete_event(
 # --- the routes ----------------------------------------------------------------------------
 
 
-async def precheck(request: Request, level: int = READ) -> tuple[Principal, str]:
+async def precheck(
+    request: Request, level: int = READ, *, lazy: bool = False
+) -> tuple[Principal, str]:
     """The credential, and a channel it can see where it holds `level` somewhere: checked
-    before the body is read."""
+    before the body is read.
+
+    `lazy`, for a change whose command checks the channel again under its lock: only what the
+    credential's grants tell, without a query; wrap the reading of the body in
+    `channel_before_body` so that a body's faults still come after UNKNOWN_CHANNEL. (One round
+    trip less on every write.)"""
     principal = await authenticate(request)
     channel_id = request.path_params["channel"]
-    async with request.app.state.pool.acquire() as conn:
-        await channel_for(conn, principal, channel_id)
+    if lazy:
+        if not principal.access.can_see_channel(channel_id):
+            raise unknown("UNKNOWN_CHANNEL", "channel", channel_id)
+    else:
+        async with request.app.state.pool.acquire() as conn:
+            await channel_for(conn, principal, channel_id)
     require_anywhere(principal, channel_id, level)
     return principal, channel_id
+
+
+@contextlib.asynccontextmanager
+async def channel_before_body(
+    request: Request, principal: Principal, channel_id: str
+) -> AsyncIterator[None]:
+    """Reading a body after a lazy `precheck`: a fault in it answers UNKNOWN_CHANNEL instead
+    when the channel does not exist for the credential."""
+    try:
+        yield
+    except ApiError:
+        async with request.app.state.pool.acquire() as conn:
+            await channel_for(conn, principal, channel_id)
+        raise
 
 
 def _body(data: Any, allowed: tuple[str, ...], *, update: bool = False) -> dict[str, Any]:
@@ -344,7 +371,7 @@ async def _run(request: Request, principal: Principal, command: Any) -> Any:
 
 
 async def create(request: Request) -> JSONResponse:
-    principal, channel_id = await precheck(request, EVENTS_WRITE)
+    principal, channel_id = await precheck(request, EVENTS_WRITE, lazy=not is_multipart(request))
     if is_multipart(request):
         async with read_event_upload(request) as upload:
             if upload.event is MISSING:
@@ -358,7 +385,8 @@ async def create(request: Request) -> JSONResponse:
                 )
 
             return json(await _run(request, principal, with_files), status=201)
-    fields = _record_fields(await read_json(request))
+    async with channel_before_body(request, principal, channel_id):
+        fields = _record_fields(await read_json(request))
     return await _record(request, principal, channel_id, fields)
 
 
@@ -410,14 +438,17 @@ def _stop_fields(data: Any) -> dict[str, Any]:
 
 
 async def start(request: Request) -> JSONResponse:
-    principal, channel_id = await precheck(request, EVENTS_WRITE)
-    return await _start(request, principal, channel_id,
-                        _body(await read_json(request), START_FIELDS))
+    principal, channel_id = await precheck(request, EVENTS_WRITE, lazy=True)
+    async with channel_before_body(request, principal, channel_id):
+        fields = _body(await read_json(request), START_FIELDS)
+    return await _start(request, principal, channel_id, fields)
 
 
 async def stop(request: Request) -> JSONResponse:
-    principal, channel_id = await precheck(request, EVENTS_WRITE)
-    return await _stop(request, principal, channel_id, _stop_fields(await read_json(request)))
+    principal, channel_id = await precheck(request, EVENTS_WRITE, lazy=True)
+    async with channel_before_body(request, principal, channel_id):
+        fields = _stop_fields(await read_json(request))
+    return await _stop(request, principal, channel_id, fields)
 
 
 def _query_body(request: Request) -> dict[str, Any]:
