@@ -51,6 +51,11 @@ from app.realtime.wakeup import CrossProcessWakeup
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# Records known to be committed but hidden behind an older open transaction (of any database
+# of the cluster: transaction ids are the cluster's) are looked for again at most this long
+# after: backing off to the slow poll would add up to a poll interval after the transaction
+# ends. One cheap indexed query per look.
+HIDDEN_RETRY_MAX = 0.1
 LOG_UNREADABLE = Closing(
     "SERVICE_UNAVAILABLE", "The log could not be read; reconnect and resume", 1011
 )
@@ -240,7 +245,7 @@ class Fanout:
                 await asyncio.sleep(min(poll, 0.1 * 2**min(failures, 6)))
                 continue
             hidden = self.cursor.tx_id < self._target_tx
-            retry = min(poll, (retry or 0.001) * 2) if hidden else None
+            retry = min(poll, HIDDEN_RETRY_MAX, (retry or 0.001) * 2) if hidden else None
 
     async def _drain(self) -> None:
         while True:
