@@ -59,7 +59,7 @@ def parse(argv: list[str] | None) -> Options:
     unknown = set(options.only) - SCENARIOS.keys()
     if unknown:
         p.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
-    options.output = args.output or "latest"  # type: ignore[attr-defined]
+    options.output = args.output or ("quick" if args.quick else "latest")  # type: ignore[attr-defined]
     return options
 
 
