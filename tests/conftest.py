@@ -7,6 +7,7 @@ folder. Every table is emptied before each test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -100,30 +101,37 @@ def settings(database_url: str, data_dir: Path) -> Settings:
                     run_activities=True)
 
 
-@pytest.fixture(scope="session")
+async def _open_client(
+    stack: contextlib.AsyncExitStack, settings: Settings, **changes: Any
+) -> httpx.AsyncClient:
+    """A client of an application with some settings changed, its lifespan entered in `stack`
+    (leaving the stack shuts the application down and closes its pool)."""
+    app = create_app(settings.with_(**changes))
+    await stack.enter_async_context(app.router.lifespan_context(app))
+    transport = httpx.ASGITransport(app=app)
+    return await stack.enter_async_context(
+        httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    )
+
+
+@pytest.fixture
 async def make_client(
     settings: Settings, pool: asyncpg.Pool
 ) -> AsyncIterator[Callable[..., Any]]:
-    """Builds a client for an application with some settings changed (the lifespan entered)."""
-    import contextlib
+    """Builds clients of applications with some settings changed, for one test: they are shut
+    down after it (an application holds a pool, a listener and a runner of its own)."""
+    async with contextlib.AsyncExitStack() as stack:
 
-    stack = contextlib.AsyncExitStack()
+        async def make(**changes: Any) -> httpx.AsyncClient:
+            return await _open_client(stack, settings, **changes)
 
-    async def make(**changes: Any) -> httpx.AsyncClient:
-        app = create_app(settings.with_(**changes))
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        transport = httpx.ASGITransport(app=app)
-        return await stack.enter_async_context(
-            httpx.AsyncClient(transport=transport, base_url="http://testserver")
-        )
-
-    async with stack:
         yield make
 
 
 @pytest.fixture(scope="session")
-async def client(make_client: Callable[..., Any]) -> httpx.AsyncClient:
-    return await make_client()
+async def client(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    async with contextlib.AsyncExitStack() as stack:
+        yield await _open_client(stack, settings)
 
 
 async def create_user(
