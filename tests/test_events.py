@@ -350,7 +350,7 @@ async def test_the_rules_hold_under_concurrency(client, session, pool: asyncpg.P
            WHERE channel_id = $1 AND kind = 'period' AND NOT trashed ORDER BY time""",
         api.channel,
     )
-    assert len(created) >= 20 and rows  # the writers did make periods
+    assert len(created) >= 5 and rows  # the writers did make periods
     for a, b in itertools.pairwise(rows):
         assert a["end_time"] is not None and a["end_time"] <= b["time"], (dict(a), dict(b))
     running = [r for r in rows if r["end_time"] is None]
