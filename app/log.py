@@ -142,7 +142,7 @@ async def read_after(
         f"""SELECT {_COLUMNS} FROM event_log
             WHERE (tx_id, position) > ($1::text::xid8, $2)
               AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY tx_id, position
+            ORDER BY event_log.tx_id, event_log.position
             LIMIT $3""",
         str(after.tx_id),
         after.position,
@@ -156,6 +156,6 @@ async def head(conn: asyncpg.Connection) -> Cursor:
     row = await conn.fetchrow(
         """SELECT tx_id::text AS tx_id, position FROM event_log
            WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
-           ORDER BY tx_id DESC, position DESC LIMIT 1"""
+           ORDER BY event_log.tx_id DESC, event_log.position DESC LIMIT 1"""
     )
     return START if row is None else Cursor(int(row["tx_id"]), row["position"])

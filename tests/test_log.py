@@ -71,7 +71,7 @@ async def test_a_follower_misses_nothing_and_sees_nothing_twice(pool: asyncpg.Po
             # skipped records gets there too, and the comparison below catches it.
             last = await conn.fetchrow(
                 "SELECT tx_id::text AS tx_id, position FROM event_log "
-                "ORDER BY tx_id DESC, position DESC LIMIT 1"
+                "ORDER BY event_log.tx_id DESC, event_log.position DESC LIMIT 1"
             )
             newest = log.Cursor(int(last["tx_id"]), last["position"])
             async with asyncio.timeout(DRAIN_DEADLINE):
@@ -229,3 +229,19 @@ async def test_meta_records_the_actor_and_the_request_id(client, session, pool) 
     assert meta["actor"]["userName"] == "alice"
     assert session not in str(meta)  # the session id itself is never recorded
 
+
+
+async def test_the_cursor_orders_transactions_as_numbers_not_as_text(pool: asyncpg.Pool) -> None:
+    """Transaction ids cross a power of ten now and then (999 → 1000): a reader ordering them as
+    the text it returns would read 1000 before 999 and move its cursor past 999's records."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM event_log")
+        for tx_id, stream in ((999, "a"), (1000, "b"), (99, "c")):
+            await conn.execute(
+                """INSERT INTO event_log (tx_id, stream_id, version, type, data, meta)
+                   VALUES ($1::text::xid8, $2, 1, 'test.record', '{}', '{}')""",
+                str(tx_id), stream,
+            )
+        records = await log.read_after(conn, log.START)
+        assert [r.tx_id for r in records] == [99, 999, 1000]
+        assert (await log.head(conn)).tx_id == 1000
