@@ -124,6 +124,9 @@ class EventQuery:
     tags: tuple[str, ...] = ()
     modified_since: float | None = None
     now: float = 0.0
+    # Answer nothing unless the channel exists and is not trashed (the caller tells an empty
+    # answer from a missing channel only when the answer is empty: one round trip otherwise).
+    live_channel_only: bool = False
 
 
 async def query_events(
@@ -137,6 +140,12 @@ async def query_events(
     meets the range when its span `[time, end]` does (a running one ends now).
     """
     where = ["user_id = $1", "channel_id = $2"]
+    if q.live_channel_only:
+        # A one-time filter (an InitPlan): nothing when the channel is missing or trashed.
+        where.append(
+            "EXISTS (SELECT 1 FROM channels c "
+            "WHERE c.user_id = $1 AND c.channel_id = $2 AND NOT c.trashed)"
+        )
     args: list[Any] = [user_id, channel_id]
 
     def arg(value: Any) -> str:

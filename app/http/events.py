@@ -14,6 +14,7 @@ rules hold under any concurrency because two changes of one channel never decide
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -548,7 +549,27 @@ async def _readable(
 
 
 async def list_events(request: Request) -> JSONResponse:
-    principal, channel_id = await precheck(request)
+    principal, channel_id = await precheck(request, lazy=True)
+    async with channel_before_body(request, principal, channel_id):
+        query = _event_query(request)
+    async with request.app.state.pool.acquire() as conn:
+        if query.folders:  # onlyFolders: the channel first, then the folders in it
+            await channel_for(conn, principal, channel_id)
+        folders = await _query_folders(conn, principal, channel_id, query.folders or [])
+        events = await query_events(
+            conn,
+            principal.user_id,
+            channel_id,
+            dataclasses.replace(query, folders=folders, live_channel_only=True),
+        )
+        if not events:  # an empty channel, or none: which one?
+            await channel_for(conn, principal, channel_id)
+    return json(events)
+
+
+def _event_query(request: Request) -> EventQuery:
+    """The query parameters of `GET /{channel}/events`, checked, with their defaults
+    (`folders` holds `onlyFolders` as given; the caller expands them)."""
     q = Query(request.query_params)
     only = q.many("onlyFolders")
     from_time = q.number("fromTime")
@@ -574,28 +595,20 @@ async def list_events(request: Request) -> JSONResponse:
             to_time = now
         elif from_time is None:
             from_time = to_time - DAY
-    async with request.app.state.pool.acquire() as conn:
-        folders = await _query_folders(conn, principal, channel_id, only)
-        events = await query_events(
-            conn,
-            principal.user_id,
-            channel_id,
-            EventQuery(
-                folders=folders,
-                from_time=from_time,
-                to_time=to_time,
-                state=state or ("all" if modified_since is not None else "default"),
-                ascending=ascending,
-                skip=skip,
-                limit=MAX_LIMIT if limit is None else limit,
-                types=tuple(t for t in types if not t.endswith(":*")),
-                type_prefixes=tuple(t[:-1] for t in types if t.endswith(":*")),
-                tags=tuple(tags),
-                modified_since=modified_since,
-                now=now,
-            ),
-        )
-    return json(events)
+    return EventQuery(
+        folders=only,
+        from_time=from_time,
+        to_time=to_time,
+        state=state or ("all" if modified_since is not None else "default"),
+        ascending=ascending,
+        skip=skip,
+        limit=MAX_LIMIT if limit is None else limit,
+        types=tuple(t for t in types if not t.endswith(":*")),
+        type_prefixes=tuple(t[:-1] for t in types if t.endswith(":*")),
+        tags=tuple(tags),
+        modified_since=modified_since,
+        now=now,
+    )
 
 
 async def _query_folders(
