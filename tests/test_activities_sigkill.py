@@ -13,11 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 
+from app import db
 from tests.conftest import OPERATOR_KEY, auth, create_user
+from tests.fresh_database import fresh_database
 from tests.realtime.server import ServerProcess
 from tests.reliability.invariants import rebuild_differences
 from tests.test_activities import FINAL, started
@@ -42,8 +43,15 @@ async def until(client: httpx.AsyncClient, session: str, activity_id: str, check
 
 
 async def test_a_killed_process_s_activities_are_taken_over_and_finished(
-    database_url: str, pool: asyncpg.Pool
+    database_url: str,
 ) -> None:
+    # A database of its own: no runner of another server of the test session can take these
+    # activities (and write the export into a data folder this test does not look at).
+    async with fresh_database(database_url) as url:
+        await _killed_process_drill(url)
+
+
+async def _killed_process_drill(database_url: str) -> None:
     with tempfile.TemporaryDirectory(prefix="activity-sigkill-") as data_dir:
         env = {
             "ACTIVITY_DATA_DIR": data_dir,
@@ -86,10 +94,13 @@ async def test_a_killed_process_s_activities_are_taken_over_and_finished(
             first.process.wait()
 
             # Nothing half-done is visible: the tree is whole, no export file is published.
-            async with pool.acquire() as conn:
+            conn = await db.connect(database_url)
+            try:
                 left = await conn.fetchval(
                     "SELECT count(*) FROM folders WHERE channel_id = $1", channel)
-                assert left == 3
+            finally:
+                await conn.close()
+            assert left == 3
             assert not list((Path(data_dir) / "exports").glob("*.jsonl"))
 
             second = ServerProcess(database_url, OPERATOR_KEY, **env).wait_ready()
@@ -109,7 +120,8 @@ async def test_a_killed_process_s_activities_are_taken_over_and_finished(
             if second is not None:
                 second.stop()
 
-    async with pool.acquire() as conn:
+    conn = await db.connect(database_url)
+    try:
         assert await conn.fetchval(
             "SELECT count(*) FROM folders WHERE channel_id = $1", channel) == 0
         for activity_id in (export, deletion):
@@ -123,3 +135,5 @@ async def test_a_killed_process_s_activities_are_taken_over_and_finished(
             assert finals == ["activity.completed"]  # exactly one end
         assert await conn.fetchval("SELECT count(*) FROM activity_runs") == 0
         assert await rebuild_differences(conn) == {}
+    finally:
+        await conn.close()
