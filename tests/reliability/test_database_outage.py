@@ -61,6 +61,10 @@ class Load:
         except httpx.TimeoutException:
             self.bad.append(f"{phase}: a request hung past {REQUEST_TIMEOUT} s")
             return
+        if self.phase != phase:
+            # Sent in one phase, answered in another (a request sent while the database was
+            # down may wait for it and be served once it is back): counted apart.
+            phase = f"{phase}->{self.phase}"
         self.statuses.setdefault(phase, Counter())[r.status_code] += 1
         if r.status_code >= 500:
             body = r.json()
