@@ -129,7 +129,10 @@ async def test_cancel_errors_unknown_and_not_yours(server, rest):
         await sdk(server, bob).activities.cancel_activity_async(
             request={"activity_id": activity_id})
     assert forbidden.value.status_code == 403
-    assert (await activity(rest, alice, activity_id))["state"] == "pending"
+    # Bob's refused cancel asked nothing (another test server's runner may have run it since).
+    after = await activity(rest, alice, activity_id)
+    assert after["cancelRequested"] is False and after["state"] in ("pending", "running",
+                                                                    "completed")
 
 
 async def test_a_wrong_token_is_401_in_plex_error_shape(server, rest):
