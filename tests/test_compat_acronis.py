@@ -6,7 +6,6 @@ paging with `after`, who sees what, and the errors."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +13,6 @@ import httpx
 import pytest
 
 from tests.conftest import create_user
-from tests.realtime.server import ServerProcess
 from tests.test_compat_support import (
     NO_RUNNER,
     RUNNER,
@@ -22,24 +20,14 @@ from tests.test_compat_support import (
     failed_batch,
     finished_export,
     make_channel,
+    rest,
+    server,
     start,
     start_export,
 )
 
 BASE = "/compat/acronis/api/task_manager/v2"
 
-
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[ServerProcess]:
-    process = start(database_url, **NO_RUNNER)
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def rest(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-        yield client
 
 
 @pytest.fixture

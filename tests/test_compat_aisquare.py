@@ -5,19 +5,18 @@ HTTP against a real server process: `GET` and `PUT /activity/{id}/` on feed entr
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 
-import httpx
 import pytest
 
 from tests.conftest import auth, create_user
-from tests.realtime.server import ServerProcess
 from tests.test_compat_support import (
     NO_RUNNER,
     feed_ids,
     make_channel,
     make_folder,
+    rest,
+    server,
     shared_token,
     start,
     user_id,
@@ -25,18 +24,6 @@ from tests.test_compat_support import (
 
 BASE = "/compat/aisquare/api/v1"
 
-
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[ServerProcess]:
-    process = start(database_url, **NO_RUNNER)
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def rest(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        yield client
 
 
 def bearer(credential: str) -> dict[str, str]:

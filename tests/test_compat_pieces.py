@@ -5,10 +5,9 @@ built from a feed entry, an update that deletes it, and the errors (410, 401, 40
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from pieces_os_client.api.activity_api import ActivityApi
 from pieces_os_client.api_client import ApiClient
@@ -22,23 +21,12 @@ from tests.test_compat_support import (
     feed_ids,
     make_channel,
     make_folder,
+    rest,
+    server,
     shared_token,
     start,
     user_id,
 )
-
-
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[ServerProcess]:
-    process = start(database_url, **NO_RUNNER)
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def rest(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        yield client
 
 
 async def call(server: ServerProcess, credential: str | None,

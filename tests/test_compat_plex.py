@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from xml.etree import ElementTree
 
-import httpx
 import plexapi.exceptions
 import pytest
 from plex_api_client import PlexAPI
@@ -22,23 +21,12 @@ from tests.test_compat_support import (
     NO_RUNNER,
     activity,
     make_channel,
+    rest,
+    server,
     start,
     start_export,
     user_id,
 )
-
-
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[ServerProcess]:
-    process = start(database_url, **NO_RUNNER, ACTIVITY_LOG_LEVEL="info")  # the access log
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def rest(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        yield client
 
 
 async def eventually(check: Callable[[], bool]) -> None:

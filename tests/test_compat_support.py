@@ -8,11 +8,13 @@ is started only for the moment finished ones are needed.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.conftest import OPERATOR_KEY, auth
 from tests.realtime.server import ServerProcess
@@ -92,3 +94,18 @@ async def shared_token(rest: httpx.AsyncClient, session: str, channel: str) -> s
                         headers=auth(session))
     assert r.status_code == 201, r.text
     return r.json()["token"]
+
+
+# The compat modules' server and client, imported by each: a server per module that runs no
+# activities itself, logging at info (the Plex tests read its access log).
+@pytest.fixture(scope="module")
+def server(database_url: str) -> Iterator[ServerProcess]:
+    process = start(database_url, **NO_RUNNER, ACTIVITY_LOG_LEVEL="info")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def rest(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        yield client

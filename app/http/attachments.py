@@ -22,8 +22,8 @@ from app import transaction
 from app.attachments import unknown_attachment, with_file_removed, with_files_added
 from app.files import store_of
 from app.http.auth import authenticate, meta
-from app.http.data_access import channel_for, require_anywhere
-from app.http.events import event_at
+from app.http.data_access import channel_for
+from app.http.events import event_at, precheck
 from app.http.responses import JSONResponse, json
 from app.http.uploads import receive_upload
 from app.ids import channel_stream
@@ -38,13 +38,10 @@ _INLINE_PREFIXES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image
 
 
 async def add_attachments(request: Request) -> JSONResponse:
-    principal = await authenticate(request)
-    channel_id = request.path_params["channel"]
+    principal, channel_id = await precheck(request, EVENTS_WRITE)
     event_id = request.path_params["event"]
     pool = request.app.state.pool
     async with pool.acquire() as conn:
-        await channel_for(conn, principal, channel_id)
-        require_anywhere(principal, channel_id, EVENTS_WRITE)
         await event_at(conn, principal, channel_id, event_id, EVENTS_WRITE)
 
     async with receive_upload(request, with_event=False) as upload:
@@ -119,13 +116,9 @@ def content_disposition(file_name: str, media_type: str) -> str:
 
 
 async def delete_attachment(request: Request) -> JSONResponse:
-    principal = await authenticate(request)
-    channel_id = request.path_params["channel"]
+    principal, channel_id = await precheck(request, EVENTS_WRITE)
     event_id = request.path_params["event"]
     file_name = request.path_params["fileName"]
-    async with request.app.state.pool.acquire() as conn:
-        await channel_for(conn, principal, channel_id)
-    require_anywhere(principal, channel_id, EVENTS_WRITE)
 
     async def command(tx: transaction.Tx) -> dict[str, Any]:
         stream = channel_stream(principal.user_id, channel_id)
