@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from app.log import _COLUMNS, LogRecord, _from_row
-from projections.registry import apply_many, tables
+from app.log import _COLUMNS, _from_row
+from projections.registry import apply_many, deferred_indexes, tables
 
 
 async def rebuild(conn: asyncpg.Connection, *, batch: int = 2000) -> int:
@@ -16,17 +16,25 @@ async def rebuild(conn: asyncpg.Connection, *, batch: int = 2000) -> int:
     record written after another's commit always has a higher position).
     """
     count = 0
-    pending: list[LogRecord] = []
     async with conn.transaction():
         await conn.execute(f"TRUNCATE {', '.join(tables())}")
-        async for row in conn.cursor(
-            f"SELECT {_COLUMNS} FROM event_log ORDER BY position", prefetch=batch
-        ):
-            pending.append(_from_row(row))
-            if len(pending) >= batch:
-                await apply_many(conn, pending)
-                count += len(pending)
-                pending.clear()
-        await apply_many(conn, pending)
-        count += len(pending)
+        definitions = await _drop_deferred_indexes(conn)
+        cursor = await conn.cursor(f"SELECT {_COLUMNS} FROM event_log ORDER BY position")
+        while rows := await cursor.fetch(batch):
+            await apply_many(conn, [_from_row(row) for row in rows])
+            count += len(rows)
+        for definition in definitions:
+            await conn.execute(definition)
     return count
+
+
+async def _drop_deferred_indexes(conn: asyncpg.Connection) -> list[str]:
+    """Drops the indexes the projections let the rebuild defer; returns their definitions."""
+    rows = await conn.fetch(
+        """SELECT indexname, indexdef FROM pg_indexes
+           WHERE schemaname = current_schema() AND indexname = ANY($1::text[])""",
+        deferred_indexes(),
+    )
+    for row in rows:
+        await conn.execute(f'DROP INDEX "{row["indexname"]}"')
+    return [row["indexdef"] for row in rows]
