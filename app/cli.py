@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Iterator
 
-from app import db
+from app import db, workers
 from app.config import Settings
 from app.errors import ApiError
 from app.logs import configure
@@ -40,8 +40,6 @@ async def _migrate(url: str) -> list[str]:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     with database(settings) as url:
         asyncio.run(_migrate(url))
         # Workers are separate processes: they read the URL (embedded or not) from the environment.
@@ -50,12 +48,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # uvicorn re-raises SIGTERM after its graceful shutdown; exiting through SystemExit
         # instead lets the embedded PostgreSQL be stopped on the way out.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        uvicorn.run(
-            "app.main:app_from_env",
+        workers.serve(
+            args.workers,
+            app="app.main:app_from_env",
             factory=True,
             host=args.host,
             port=args.port,
-            workers=args.workers,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=5,

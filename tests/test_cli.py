@@ -10,8 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import httpx
 import orjson
+import psutil
 
 import projections
 from tests.conftest import OPERATOR_KEY, PASSWORD, auth, create_user
@@ -158,11 +160,42 @@ async def test_serve_applies_migrations_then_serves_and_stops_on_sigterm(
                     headers=auth(OPERATOR_KEY),
                 )
                 assert r.status_code == 201, r.text
+            await _connections_reach_every_worker(process.pid, port, workers=2)
         finally:
             process.send_signal(signal.SIGTERM)
             async with asyncio.timeout(60):
                 output, _ = await process.communicate()
         assert process.returncode == 0, output.decode(errors="replace")
+
+
+async def _connections_reach_every_worker(supervisor: int, port: int, workers: int) -> None:
+    """Each worker listens on a socket of its own (with one shared listening socket, the first
+    worker to wake accepts every connection waiting), and connections opened at once and kept
+    open are spread over the workers: by the kernel's hash of their addresses, all sixteen on
+    one of two workers has odds of 1 in 32,768."""
+    children = psutil.Process(supervisor).children()
+    listening = {
+        os.readlink(f"/proc/{child.pid}/fd/{c.fd}")  # "socket:[inode]": which socket it is
+        for child in children
+        for c in child.net_connections("tcp")
+        if c.laddr.port == port and c.status == psutil.CONN_LISTEN
+    }
+    assert len(listening) == workers, listening
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16)) as session:
+
+        async def ask() -> None:
+            async with session.get(f"http://127.0.0.1:{port}/ready") as r:
+                assert r.status == 200
+                await asyncio.sleep(0.5)  # every connection is open at once
+
+        await asyncio.gather(*(ask() for _ in range(16)))
+        held = {
+            child.pid: sum(1 for c in child.net_connections("tcp")
+                           if c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED)
+            for child in children
+        }
+    serving = [count for count in held.values() if count]
+    assert len(serving) == workers and sum(serving) == 16, held
 
 
 def test_every_package_is_shipped_by_pip_install() -> None:
