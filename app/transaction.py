@@ -58,8 +58,10 @@ class Tx:
         concurrent writer can invalidate it. Locks are taken in sorted order: no deadlocks.
         """
         for stream_id in sorted(set(stream_ids) - self._versions.keys()):
-            await self.conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(stream_id))
-            self._versions[stream_id] = await event_log.stream_version(self.conn, stream_id)
+            # The lock, then the version as of its grant, in one round trip (migration 0012).
+            self._versions[stream_id] = await self.conn.fetchval(
+                "SELECT lock_stream($1, $2)", _lock_key(stream_id), stream_id
+            )
 
     async def append(
         self, stream_id: str, type: str, data: dict[str, Any], *, user_id: UUID | None

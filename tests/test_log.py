@@ -245,3 +245,32 @@ async def test_the_cursor_orders_transactions_as_numbers_not_as_text(pool: async
         records = await log.read_after(conn, log.START)
         assert [r.tx_id for r in records] == [99, 999, 1000]
         assert (await log.head(conn)).tx_id == 1000
+
+
+async def test_commands_that_lock_the_stream_never_clash(pool: asyncpg.Pool) -> None:
+    """A command that locks its stream reads the version as of the lock's grant: each waiter
+    appends on top of what the previous holder committed, first time, with no retry (a version
+    read in the snapshot from before the wait would clash and be retried)."""
+    writers = 6
+    attempts: dict[int, int] = {}
+    stream = f"locked-{random.random()}"
+
+    def command_for(index: int):
+        async def command(tx: transaction.Tx) -> None:
+            attempts[index] = attempts.get(index, 0) + 1
+            await tx.lock(stream)
+            await asyncio.sleep(0.02)  # hold the lock: the others queue behind it
+            await tx.append(stream, "test.appended", {"writer": index}, user_id=None)
+
+        return command
+
+    await asyncio.gather(
+        *(transaction.run(pool, command_for(i), meta={"requestId": str(i)})
+          for i in range(writers))
+    )
+    async with pool.acquire() as conn:
+        versions = await conn.fetch(
+            "SELECT version FROM event_log WHERE stream_id = $1 ORDER BY version", stream
+        )
+    assert [r["version"] for r in versions] == list(range(1, writers + 1))
+    assert attempts == dict.fromkeys(range(writers), 1)

@@ -1,0 +1,10 @@
+-- Locking a stream and reading its version in one round trip (app/transaction.py, Tx.lock):
+-- every change of a channel, folder tree or account starts with it.
+-- VOLATILE: in READ COMMITTED each statement of a volatile function takes a fresh snapshot, so
+-- the version is read after the lock is granted and counts what the previous holder committed
+-- (in one plain SELECT the snapshot would predate the wait).
+CREATE FUNCTION lock_stream(lock_key bigint, stream text) RETURNS integer
+LANGUAGE sql VOLATILE AS $$
+    SELECT pg_advisory_xact_lock(lock_key);
+    SELECT coalesce(max(version), 0)::integer FROM event_log WHERE stream_id = stream;
+$$;
