@@ -289,10 +289,19 @@ async def _wait_activity(client: Any, response: Any, session: str) -> Any:
 
 
 async def fanout(ctx: Any) -> dict[str, Any]:
-    """Commit to subscriber: the realtime helper's `bench/fanout.py`."""
+    """Commit to subscriber at a writer rate the server keeps up with (`bench/fanout.py`)."""
     from bench import fanout as realtime_fanout
 
     return await realtime_fanout.scenario(ctx)
+
+
+async def fanout_overload(ctx: Any) -> dict[str, Any]:
+    """The same beyond what the machine delivers: its deliveries/s is the capacity."""
+    from bench import fanout as realtime_fanout
+
+    return await realtime_fanout.scenario(
+        ctx, realtime_fanout.OVERLOAD_RATE, name="fanout_overload"
+    )
 
 
 async def idle_subscribers(ctx: Any) -> dict[str, Any]:
@@ -349,5 +358,6 @@ SCENARIOS = {
     "create_events": create_events,
     "batch": batch,
     "fanout": fanout,
+    "fanout_overload": fanout_overload,
     "idle_subscribers": idle_subscribers,
 }
