@@ -5,6 +5,7 @@ paging with `after`, who sees what, and the errors."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import datetime
 from typing import Any
@@ -12,14 +13,18 @@ from typing import Any
 import httpx
 import pytest
 
+from app.compat.acronis import micros, parse_time
+from app.compat.common import rfc3339
 from tests.conftest import create_user
 from tests.test_compat_support import (
     NO_RUNNER,
     RUNNER,
     activity,
+    compat_database,
     failed_batch,
     finished_export,
     make_channel,
+    pool,
     rest,
     server,
     start,
@@ -31,12 +36,12 @@ BASE = "/compat/acronis/api/task_manager/v2"
 
 
 @pytest.fixture
-async def four(database_url: str, rest: httpx.AsyncClient) -> dict[str, Any]:
+async def four(compat_database: str, rest: httpx.AsyncClient) -> dict[str, Any]:
     """alice's four activities, one per outcome: completed and failed (run by a second server
     process, stopped before the others are made), cancelled and pending (never run)."""
     alice = await create_user(rest, "alice")
     channel = await make_channel(rest, alice)
-    runner = start(database_url, **RUNNER)
+    runner = start(compat_database, **RUNNER)
     try:
         async with httpx.AsyncClient(base_url=runner.url, timeout=60) as on_runner:
             completed = await finished_export(on_runner, alice, channel)
@@ -212,3 +217,19 @@ async def test_without_credentials_401(rest):
     assert r.json()["error"]["id"] == "INVALID_TOKEN"
     r = await rest.get(f"{BASE}/activities", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401
+
+
+async def test_a_time_compares_to_the_microsecond_it_is_shown_with(pool):
+    """The time filters round a stored time as the items show it: a time read from an item
+    and given back always matches that item (rounding `t * 1e6` whole gave another microsecond
+    for about one time in eight)."""
+    times = [1_764_623_678 + random.random() for _ in range(20_000)]
+    async with pool.acquire() as conn:
+        rounded = await conn.fetchval(
+            """SELECT array_agg(floor(t)::bigint * 1000000
+                                + round((t - floor(t)) * 1000000)::bigint ORDER BY n)
+               FROM unnest($1::float8[]) WITH ORDINALITY AS u(t, n)""",
+            times,
+        )
+    assert rounded == [micros(t) for t in times]
+    assert all(micros(parse_time("t", rfc3339(t))) == micros(t) for t in times)

@@ -12,9 +12,11 @@ import pytest
 from tests.conftest import auth, create_user
 from tests.test_compat_support import (
     NO_RUNNER,
+    compat_database,
     feed_ids,
     make_channel,
     make_folder,
+    pool,
     rest,
     server,
     shared_token,

@@ -20,7 +20,9 @@ from tests.realtime.server import ServerProcess
 from tests.test_compat_support import (
     NO_RUNNER,
     activity,
+    compat_database,
     make_channel,
+    pool,
     rest,
     server,
     start,

@@ -16,7 +16,10 @@ import asyncpg
 import httpx
 import pytest
 
+from app import db
+from app.migrate import migrate
 from tests.conftest import OPERATOR_KEY, auth
+from tests.fresh_database import fresh_database
 from tests.realtime.server import ServerProcess
 
 # A server that serves HTTP only: its activities stay pending until cancelled.
@@ -96,11 +99,31 @@ async def shared_token(rest: httpx.AsyncClient, session: str, channel: str) -> s
     return r.json()["token"]
 
 
-# The compat modules' server and client, imported by each: a server per module that runs no
-# activities itself, logging at info (the Plex tests read its access log).
+# The compat modules' database, server and client, imported by each: a server per module that
+# runs no activities itself, logging at info (the Plex tests read its access log).
 @pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[ServerProcess]:
-    process = start(database_url, **NO_RUNNER, ACTIVITY_LOG_LEVEL="info")
+async def compat_database(database_url: str) -> AsyncIterator[str]:
+    """A database of the module's own. On the session's shared one, the runner of any other
+    test's server could take this module's pending activities and run them."""
+    async with fresh_database(database_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def pool(compat_database: str) -> AsyncIterator[asyncpg.Pool]:
+    """The module's own database in place of the session's (tests/conftest.py's `clean`
+    empties it before each test through this pool)."""
+    conn = await db.connect(compat_database)
+    await migrate(conn)
+    await conn.close()
+    pool = await db.create_pool(compat_database, 1, 4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="module")
+def server(compat_database: str) -> Iterator[ServerProcess]:
+    process = start(compat_database, **NO_RUNNER, ACTIVITY_LOG_LEVEL="info")
     yield process
     process.stop()
 

@@ -34,6 +34,7 @@ native routes do (API.md §1).
 from __future__ import annotations
 
 import base64
+import math
 import re
 from datetime import datetime
 from typing import Any
@@ -126,6 +127,12 @@ def parse_time(param: str, text: str) -> float:
         raise invalid_parameter(param, f"{param}: {text!r} is not an RFC 3339 time") from None
 
 
+def micros(seconds: float) -> int:
+    """Seconds as whole microseconds, rounded as `rfc3339` (datetime) rounds them."""
+    whole = math.floor(seconds)
+    return whole * 1_000_000 + round((seconds - whole) * 1_000_000)
+
+
 def _values(params: dict[str, list[str]], name: str, choices: dict[str, list[str]] | None
             ) -> list[str] | None:
     values = [v.strip() for raw in params.get(name, []) for v in raw.split(",") if v.strip()]
@@ -171,9 +178,15 @@ def _query(params: dict[str, list[str]]) -> tuple[list[str], list[Any], str, boo
             match = _OPERATOR.match(raw.strip())
             operator, text = (match.group(1), match.group(2)) if match else ("eq", raw)
             # Compared to the microsecond, the precision of the times this dialect shows,
-            # so that a time read from an item and given back matches that item exactly.
-            conditions.append(f"round(a.{column} * 1000000) {OPERATORS[operator]} "
-                              f"round({arg(parse_time(name, text))}::float8 * 1000000)")
+            # so that a time read from an item and given back matches that item exactly: the
+            # column is rounded as `rfc3339` rounds it (whole seconds apart, then the fraction;
+            # rounding `t * 1e6` whole differs near a half microsecond, and a time given back
+            # then missed its own item).
+            conditions.append(
+                f"floor(a.{column})::bigint * 1000000 "
+                f"+ round((a.{column} - floor(a.{column})) * 1000000)::bigint "
+                f"{OPERATORS[operator]} {arg(micros(parse_time(name, text)))}::bigint"
+            )
     order = (params.get("order") or ["desc(createdAt)"])[-1].strip()
     match = _ORDER.match(order)
     if match is None or match.group(2) not in TIMES:
