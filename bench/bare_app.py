@@ -1,8 +1,10 @@
 """The ceiling of a read: a bare Starlette app answering a fixed JSON array (the real answer of
-the latest-20 query, captured in the same run), run under the server's uvicorn settings."""
+the latest-20 query, captured in the same run), served as the server is (app/workers.py:
+`python -m bench.bare_app --workers N --port P`)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -22,3 +24,20 @@ def create() -> Starlette:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     return Starlette(routes=[Route("/bare", bare), Route("/health", health)])
+
+
+def main() -> None:
+    from app import workers
+
+    p = argparse.ArgumentParser(prog="python -m bench.bare_app")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--port", type=int, required=True)
+    args = p.parse_args()
+    workers.serve(
+        args.workers, app="bench.bare_app:create", factory=True, host="127.0.0.1",
+        port=args.port, access_log=False, ws="websockets-sansio",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,7 @@ Each is measured in the same run as the scenario it bounds, on the same PostgreS
 - `read_log`: the whole log read through a cursor in one transaction, doing nothing with it
   (bounds the rebuild, which reads the same cursor and applies every record).
 - `bare_app`: a bare Starlette endpoint answering a fixed JSON array (bounds the reads), served
-  by `bench/bare_app.py` under the same uvicorn settings as the server.
+  by `bench/bare_app.py`, the way the server is (app/workers.py).
 """
 
 from __future__ import annotations
@@ -132,16 +132,15 @@ async def read_log(url: str, prefetch: int = 2000) -> dict[str, Any]:
 
 
 def bare_app_server(body: bytes, workers: int) -> Server:
-    """`bench/bare_app.py` under uvicorn with the server's settings, answering `body`."""
+    """`bench/bare_app.py` served as the server is (its workers, one socket each), answering
+    `body`."""
     import tempfile
 
     with tempfile.NamedTemporaryFile(prefix="bench-bare-", suffix=".json", delete=False) as f:
         f.write(body)
     return Server(
         argv=[
-            sys.executable, "-m", "uvicorn", "bench.bare_app:create", "--factory",
-            "--host", "127.0.0.1", "--workers", str(workers), "--no-access-log",
-            "--ws", "websockets-sansio",
+            sys.executable, "-m", "bench.bare_app", "--workers", str(workers),
         ],
         env={"BENCH_BARE_BODY": f.name},
     )

@@ -187,7 +187,7 @@ async def latest_events(ctx: Any) -> dict[str, Any]:
         "requests/s",
         latency=_latency(load),
         ceiling={"what": "bare Starlette endpoint answering the same JSON array (bench/bare_app.py "
-                         "under the server's uvicorn settings)",
+                         "served as the server is)",
                  "value": ceiling["rate"], "unit": "requests/s", "latency": _latency(ceiling)},
         target={"ratio": 0.5},
         details={"events": shown, "bytes": len(body), "load": load, "ceilingLoad": ceiling},
