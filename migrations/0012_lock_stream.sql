@@ -4,7 +4,7 @@
 -- the version is read after the lock is granted and counts what the previous holder committed
 -- (in one plain SELECT the snapshot would predate the wait). PL/pgSQL rather than SQL: it keeps
 -- its statements' plans for the session (measured: a SQL function planned both on every call,
--- 0.4 ms of the server's CPU a write).
+-- 0.4 ms of PostgreSQL time a write, against 0.13 ms).
 CREATE FUNCTION lock_stream(lock_key bigint, stream text) RETURNS integer
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
