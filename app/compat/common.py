@@ -123,27 +123,27 @@ def activity_number(activity_id: str) -> int:
 
 async def feed_principal(request: Request) -> Principal:
     """The caller of a feed dialect: the feed's own rule (a session or a personal token)."""
-    from app.http.feed import _principal
+    from app.http.feed import feed_caller
 
-    return await _principal(request)
+    return await feed_caller(request)
 
 
 async def feed_entry(request: Request, principal: Principal, entry_id: int) -> dict[str, Any]:
     """One entry of the caller's feed in the native shape; 404 `UNKNOWN_RESOURCE` if it never
-    was (or is another user's), 410 `GONE` once deleted (the feed's own `_load`)."""
-    from app.http.feed import _load, entry_json
+    was (or is another user's), 410 `GONE` once deleted (the feed's own `load_entry`)."""
+    from app.http.feed import entry_json, load_entry
 
     async with request.app.state.pool.acquire() as conn:
-        return entry_json(await _load(conn, principal, entry_id))
+        return entry_json(await load_entry(conn, principal, entry_id))
 
 
 async def change_entry(request: Request, principal: Principal, entry_id: int,
                        record_type: str, data: dict[str, Any]) -> dict[str, Any]:
     """Edits (`feed.entry_updated`, `{text}`) or soft-deletes (`feed.entry_deleted`) an entry
     through the feed route's own command, and gives back the entry it answers."""
-    from app.http.feed import _change
+    from app.http.feed import apply_entry_change
 
-    response = await _change(request, principal, entry_id, record_type, data)
+    response = await apply_entry_change(request, principal, entry_id, record_type, data)
     return orjson.loads(bytes(response.body))
 
 

@@ -54,7 +54,9 @@ def entry_json(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-async def _principal(request: Request) -> Principal:
+async def feed_caller(request: Request) -> Principal:
+    """The caller, if the feed is theirs to read: a session or a personal token (the compat
+    dialects of app/compat apply the same rule through it)."""
     principal = await authenticate(request)
     if not principal.access.full:
         raise forbidden("The activity feed needs a session or a personal token")
@@ -109,16 +111,19 @@ async def _query(request: Request, principal: Principal, columns: str) -> list[a
 
 
 async def list_feed(request: Request) -> JSONResponse:
-    principal = await _principal(request)
+    principal = await feed_caller(request)
     return json([entry_json(r) for r in await _query(request, principal, _COLUMNS)])
 
 
 async def identifiers(request: Request) -> JSONResponse:
-    principal = await _principal(request)
+    principal = await feed_caller(request)
     return json([str(r["entry_id"]) for r in await _query(request, principal, "entry_id")])
 
 
-async def _load(conn: asyncpg.Connection, principal: Principal, entry_id: int) -> asyncpg.Record:
+async def load_entry(
+    conn: asyncpg.Connection, principal: Principal, entry_id: int
+) -> asyncpg.Record:
+    """The caller's entry: 404 if it never was theirs, 410 once deleted."""
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM user_feed WHERE user_id = $1 AND entry_id = $2",
         principal.user_id,
@@ -132,20 +137,23 @@ async def _load(conn: asyncpg.Connection, principal: Principal, entry_id: int) -
 
 
 async def get_entry(request: Request) -> JSONResponse:
-    principal = await _principal(request)
+    principal = await feed_caller(request)
     entry_id = _entry_id(request)
     async with request.app.state.pool.acquire() as conn:
-        return json(entry_json(await _load(conn, principal, entry_id)))
+        return json(entry_json(await load_entry(conn, principal, entry_id)))
 
 
-async def _change(
+async def apply_entry_change(
     request: Request, principal: Principal, entry_id: int, record_type: str,
     data: dict[str, Any],
 ) -> JSONResponse:
+    """Appends an edit or a soft deletion of the entry to the user's stream; the answer is the
+    entry as it now is (shared with the compat dialects, which reshape it)."""
+
     async def command(tx: Tx) -> dict[str, Any]:
         stream = user_stream(principal.user_id)
         await tx.lock(stream)
-        await _load(tx.conn, principal, entry_id)
+        await load_entry(tx.conn, principal, entry_id)
         await tx.append(stream, record_type,
                         {"entryId": str(entry_id), **data, "time": time.time()},
                         user_id=principal.user_id)
@@ -161,20 +169,22 @@ async def _change(
 
 async def update_entry(request: Request) -> JSONResponse:
     """Changes the entry's `text` (1 to 1,000 characters)."""
-    principal = await _principal(request)
+    principal = await feed_caller(request)
     entry_id = _entry_id(request)
     body = Body(await read_json(request), allowed={"text"})
     text = body.text("text", required=True, min_len=1, max_len=MAX_TEXT)
     body.done()
-    return await _change(request, principal, entry_id, "feed.entry_updated", {"text": text})
+    return await apply_entry_change(
+        request, principal, entry_id, "feed.entry_updated", {"text": text}
+    )
 
 
 async def delete_entry(request: Request) -> JSONResponse:
     """Soft delete: the entry stays, with `deletedAt`, `deletedBy`, `isActive: false`; reading,
     editing or deleting it again answers 410 `GONE`; `includeDeleted` lists it."""
-    principal = await _principal(request)
+    principal = await feed_caller(request)
     entry_id = _entry_id(request)
-    return await _change(request, principal, entry_id, "feed.entry_deleted", {})
+    return await apply_entry_change(request, principal, entry_id, "feed.entry_deleted", {})
 
 
 routes = [
