@@ -63,12 +63,17 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-@pytest.fixture(scope="session")
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    conn = await db.connect(database_url)
+async def migrated_pool(url: str, max_size: int = 10) -> asyncpg.Pool:
+    """A pool on the database of `url`, its migrations applied first."""
+    conn = await db.connect(url)
     await migrate(conn)
     await conn.close()
-    pool = await db.create_pool(database_url, 1, 10)
+    return await db.create_pool(url, 1, max_size)
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await migrated_pool(database_url)
     yield pool
     await pool.close()
 

@@ -16,9 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app import db
-from app.migrate import migrate
-from tests.conftest import OPERATOR_KEY, auth
+from tests.conftest import OPERATOR_KEY, auth, migrated_pool
 from tests.fresh_database import fresh_database
 from tests.realtime.server import ServerProcess
 
@@ -113,10 +111,7 @@ async def compat_database(database_url: str) -> AsyncIterator[str]:
 async def pool(compat_database: str) -> AsyncIterator[asyncpg.Pool]:
     """The module's own database in place of the session's (tests/conftest.py's `clean`
     empties it before each test through this pool)."""
-    conn = await db.connect(compat_database)
-    await migrate(conn)
-    await conn.close()
-    pool = await db.create_pool(compat_database, 1, 4)
+    pool = await migrated_pool(compat_database, max_size=4)
     yield pool
     await pool.close()
 
