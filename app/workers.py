@@ -8,7 +8,7 @@ worker in one run out of three, two to one in another. Here each worker binds th
 SO_REUSEPORT and the kernel spreads new connections over the workers by their addresses.
 
 The supervisor restarts a worker that dies (unless it failed before serving: then the next one
-would too) and stops them all, gracefully, on SIGTERM or SIGINT.
+would too) and stops them all, gracefully, on SIGTERM, SIGINT or SIGHUP.
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def serve(workers: int, **options: Any) -> None:
     stopping: list[int] = []
     previous = {
         sig: signal.signal(sig, lambda number, _frame: stopping.append(number))
-        for sig in (signal.SIGTERM, signal.SIGINT)
+        # SIGHUP too: uvicorn's supervisor restarted its workers on it; ours stops them, rather
+        # than die of it and leave them serving (restart through the service manager).
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     }
     spawn = multiprocessing.get_context("spawn")
 
