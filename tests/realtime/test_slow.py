@@ -49,6 +49,14 @@ async def _write_big_changes(rest: httpx.AsyncClient, session: str, channel_id: 
         await asyncio.gather(*(write(n) for n in range(first, min(first + 8, WRITES))))
 
 
+def _grow_receive_buffer(stream: SseStream) -> None:
+    assert stream.response is not None
+    sock = stream.response.extensions["network_stream"].get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    # The window's ceiling was fixed at connect time from the small buffer: raise it too.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_WINDOW_CLAMP, 1 << 20)
+
+
 async def test_a_slow_sse_client_is_closed_and_resumes(slow_server, pool):
     transport = httpx.AsyncHTTPTransport(socket_options=SMALL_RCVBUF)
     async with (
@@ -63,6 +71,10 @@ async def test_a_slow_sse_client_is_closed_and_resumes(slow_server, pool):
         async with SseStream(slow, "/stream", headers=headers) as stream:
             await stream.frame()  # the opening frame; from here on the client reads nothing
             await _write_big_changes(rest, session, channel_id)
+            # The server has given up on this client by now (its queue holds 4 changes). Read
+            # the rest at full pace: through a 4 KiB window, delayed ACKs drained the megabytes
+            # in flight at ~40 KB/s (100 s of the suite).
+            _grow_receive_buffer(stream)
             closing = None
             while True:
                 try:
