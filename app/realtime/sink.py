@@ -97,6 +97,7 @@ class Sink:
         self.subscriptions: dict[str, Subscription] = {}
         self.closing: Closing | None = None
         self._items: deque[Any] = deque()
+        self._nudged = False
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -129,11 +130,20 @@ class Sink:
         self._items.append(item)
         self._ready.set()
 
+    def nudge(self) -> None:
+        """Wakes `take` with nothing queued (it returns no item): the SSE heartbeat, without a
+        timeout around every take (measured: 12 µs each, a fifth of a delivery)."""
+        if self.closing is None:
+            self._nudged = True
+            self._ready.set()
+
     async def take(self, most: int = 256) -> list[Any]:
-        """The next queued items (at least one), or SinkClosed once the sink is closed."""
-        while not self._items and self.closing is None:
+        """The next queued items (at least one, or none after a `nudge`), or SinkClosed once
+        the sink is closed."""
+        while not self._items and self.closing is None and not self._nudged:
             self._ready.clear()
             await self._ready.wait()
+        self._nudged = False
         if self.closing is not None:
             raise SinkClosed(self.closing)
         batch = [self._items.popleft() for _ in range(min(most, len(self._items)))]
