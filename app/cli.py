@@ -54,10 +54,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             factory=True,
             host=args.host,
             port=args.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=5,
-            ws="websockets-sansio",
+            **workers.UVICORN_OPTIONS,
         )
     return 0
 

@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 
 # How long a worker may take to finish its graceful shutdown before it is killed.
 STOP_GRACE = 30.0
+# uvicorn's settings for the server (`activity-server serve`) and for the bench's bare ceiling
+# app, which must be served the same way: logging is the application's own (app/logs.py),
+# access lines included.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "access_log": False,
+    "timeout_graceful_shutdown": 5,
+    "ws": "websockets-sansio",
+}
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

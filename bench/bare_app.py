@@ -35,7 +35,7 @@ def main() -> None:
     args = p.parse_args()
     workers.serve(
         args.workers, app="bench.bare_app:create", factory=True, host="127.0.0.1",
-        port=args.port, access_log=False, ws="websockets-sansio",
+        port=args.port, **workers.UVICORN_OPTIONS,
     )
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.compat.acronis import micros, parse_time
-from app.compat.common import rfc3339
+from app.compat.acronis import parse_time
+from app.compat.common import micros, rfc3339
 from tests.conftest import create_user
 from tests.test_compat_support import (
     NO_RUNNER,

@@ -34,7 +34,6 @@ native routes do (API.md §1).
 from __future__ import annotations
 
 import base64
-import math
 import re
 from datetime import datetime
 from typing import Any
@@ -46,7 +45,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.activities.state import CANCELLED, COMPLETED, FAILED, from_row
-from app.compat.common import activity_number, rfc3339, visible_activities
+from app.compat.common import activity_number, micros, rfc3339, visible_activities
 from app.errors import invalid_parameter
 from app.http.auth import authenticate
 from app.http.responses import json
@@ -125,12 +124,6 @@ def parse_time(param: str, text: str) -> float:
         return moment.timestamp()
     except ValueError:
         raise invalid_parameter(param, f"{param}: {text!r} is not an RFC 3339 time") from None
-
-
-def micros(seconds: float) -> int:
-    """Seconds as whole microseconds, rounded as `rfc3339` (datetime) rounds them."""
-    whole = math.floor(seconds)
-    return whole * 1_000_000 + round((seconds - whole) * 1_000_000)
 
 
 def _values(params: dict[str, list[str]], name: str, choices: dict[str, list[str]] | None

@@ -9,6 +9,7 @@ own code (the cancel of `DELETE /activities/{id}`, the feed's text edit and soft
 from __future__ import annotations
 
 import functools
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -170,3 +171,10 @@ def rfc3339(seconds: float | None) -> str | None:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds").replace(
         "+00:00", "Z"
     )
+
+
+def micros(seconds: float) -> int:
+    """Seconds as whole microseconds, rounded as `rfc3339` (datetime) rounds them: whole
+    seconds apart, then the fraction (the time filters compare to the microsecond shown)."""
+    whole = math.floor(seconds)
+    return whole * 1_000_000 + round((seconds - whole) * 1_000_000)

@@ -562,7 +562,7 @@ async def list_events(request: Request) -> JSONResponse:
             channel_id,
             dataclasses.replace(query, folders=folders, live_channel_only=True),
         )
-        if not events:  # an empty channel, or none: which one?
+        if not events and not query.folders:  # an empty channel, or none: which one?
             await channel_for(conn, principal, channel_id)
     return json(events)
 
