@@ -182,10 +182,13 @@ async def change_password(request: Request) -> JSONResponse:
         )
         if current != stored:  # changed by a concurrent request since we checked the old one
             raise ApiError(400, "WRONG_PASSWORD", "The old password is wrong")
+        # The user's other sessions end with it (projections/accounts.py), their streams too
+        # (app/realtime/fanout.py): whoever else held one no longer knows the password.
         await tx.append(
             stream,
             "user.password_changed",
-            {"passwordHash": new_hash, "time": time.time()},
+            {"passwordHash": new_hash, "keptSession": principal.credential_hash,
+             "time": time.time()},
             user_id=principal.user_id,
         )
 
