@@ -17,6 +17,11 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw not in (None, "") else default
 
 
+def _addresses(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name) or ""
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw in (None, ""):
@@ -32,11 +37,20 @@ class Settings:
     data_dir: Path = Path(".activity-data")
     admin_key: str | None = field(default=None, repr=False)
     domain: str | None = None
-    session_idle_seconds: int = 30 * 60
+    # Sessions end after `session_idle_seconds` unused, and `session_max_seconds` after the
+    # login however busy they are.
+    session_idle_seconds: float = 30 * 60
+    session_max_seconds: float = 30 * 86400
     max_body_bytes: int = 16 * 1024 * 1024
     max_upload_bytes: int = 100 * 1024 * 1024
+    # Login throttling (app/login_throttle.py): failed logins per user name and per client
+    # address within a window, the proxies whose X-Forwarded-For names the client (addresses
+    # or networks), and the argon2 checks a process runs at once.
     login_max_failures: int = 5
     login_window_seconds: int = 60
+    login_max_failures_per_address: int = 20
+    trusted_proxies: tuple[str, ...] = ()
+    password_checks: int = 2
     pool_min_size: int = 2
     pool_max_size: int = 10
     log_level: str = "info"
@@ -70,11 +84,15 @@ class Settings:
             data_dir=Path(os.environ.get("ACTIVITY_DATA_DIR") or ".activity-data"),
             admin_key=os.environ.get("ACTIVITY_ADMIN_KEY") or None,
             domain=(os.environ.get("ACTIVITY_DOMAIN") or "").strip(".").lower() or None,
-            session_idle_seconds=_int("ACTIVITY_SESSION_IDLE_MINUTES", 30) * 60,
+            session_idle_seconds=_float("ACTIVITY_SESSION_IDLE_MINUTES", 30) * 60,
+            session_max_seconds=_float("ACTIVITY_SESSION_MAX_DAYS", 30) * 86400,
             max_body_bytes=_int("ACTIVITY_MAX_BODY_BYTES", 16 * 1024 * 1024),
             max_upload_bytes=_int("ACTIVITY_MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
             login_max_failures=_int("ACTIVITY_LOGIN_MAX_FAILURES", 5),
             login_window_seconds=_int("ACTIVITY_LOGIN_WINDOW_SECONDS", 60),
+            login_max_failures_per_address=_int("ACTIVITY_LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
+            trusted_proxies=_addresses("ACTIVITY_TRUSTED_PROXIES"),
+            password_checks=_int("ACTIVITY_PASSWORD_CHECKS", 2),
             pool_min_size=_int("ACTIVITY_DB_POOL_MIN", 2),
             pool_max_size=_int("ACTIVITY_DB_POOL_MAX", 10),
             log_level=(os.environ.get("ACTIVITY_LOG_LEVEL") or "info").lower(),

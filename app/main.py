@@ -31,9 +31,11 @@ from app.http import (
     system,
     tokens,
 )
+from app.http.client_address import trusted_networks
 from app.http.middleware import EXPOSED_HEADERS, ServerMiddleware
 from app.http.responses import error
 from app.migrate import migrate
+from app.password_checks import PasswordChecks
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    trusted_networks(settings.trusted_proxies)  # a mistyped proxy address fails the start
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.password_checks = PasswordChecks(settings.password_checks)
     return app
 
 

@@ -160,6 +160,14 @@ COMMON_ERRORS = {
     "405": ERROR_RESPONSE, "413": ERROR_RESPONSE, "429": ERROR_RESPONSE, "503": ERROR_RESPONSE,
 }
 
+THROTTLED = {
+    **ERROR_RESPONSE,
+    "description": "too many failed logins for the user name or from the client address "
+                   "(`TOO_MANY_REQUESTS`); nothing was checked",
+    "headers": {"Retry-After": {"description": "seconds until the window closes",
+                                "schema": {"type": "integer", "minimum": 1}}},
+}
+
 
 def body(schema: Schema, media: str = "application/json", required: bool = True) -> Schema:
     return {"required": required, "content": {media: {"schema": schema}}}
@@ -275,11 +283,13 @@ PATHS: dict[str, dict[str, Schema]] = {
         responses={**ok({"type": "object"}), **ok(ref("Activity"), "202"), "409": ERROR_RESPONSE})},
     # -- admin API (session) -------------------------------------------------------------------
     "/login": {"post": op(
-        "open a session", tag="account", auth=None,
+        "open a session (ends after ACTIVITY_SESSION_IDLE_MINUTES unused, and at the latest "
+        "ACTIVITY_SESSION_MAX_DAYS after the login)", tag="account", auth=None,
         request=body(obj(["userName", "password"], userName={"type": "string", "maxLength": 100},
                          password={"type": "string"}, appId={"type": "string"},
                          origin={"type": "string"})),
-        responses=ok(obj(["sessionID"], strict=False, sessionID={"type": "string"})))},
+        responses={**ok(obj(["sessionID"], strict=False, sessionID={"type": "string"})),
+                   "429": THROTTLED})},
     "/logout": {"post": op("end the session", tag="account", responses=ok(EMPTY))},
     "/user-info": {
         "get": op("the account", tag="account", responses=ok(ref("UserInfo"))),
@@ -291,7 +301,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                   responses=ok(ref("UserInfo"))),
     },
     "/change-password": {"post": op(
-        "change the password", tag="account",
+        "change the password (ends the user's other sessions and their streams)", tag="account",
         request=body(obj(["oldPassword", "newPassword"], oldPassword={"type": "string"},
                          newPassword={"type": "string"})),
         responses=ok(EMPTY))},

@@ -29,10 +29,12 @@ log = logging.getLogger(__name__)
 STOP_GRACE = 30.0
 # uvicorn's settings for the server (`activity-server serve`) and for the bench's bare ceiling
 # app, which must be served the same way: logging is the application's own (app/logs.py),
-# access lines included.
+# access lines included. uvicorn would replace the client's address by X-Forwarded-For from any
+# local peer; the application decides which proxies it trusts (app/http/client_address.py).
 UVICORN_OPTIONS: dict[str, Any] = {
     "log_config": None,
     "access_log": False,
+    "proxy_headers": False,
     "timeout_graceful_shutdown": 5,
     "ws": "websockets-sansio",
 }

@@ -48,12 +48,21 @@ async def user_updated(conn: asyncpg.Connection, record: LogRecord) -> None:
 
 @handles("user.password_changed")
 async def password_changed(conn: asyncpg.Connection, record: LogRecord) -> None:
+    d = record.data
     await conn.execute(
         "UPDATE users SET password_hash = $2, modified = $3 WHERE user_id = $1",
         record.user_id,
-        record.data["passwordHash"],
-        record.data["time"],
+        d["passwordHash"],
+        d["time"],
     )
+    # Every session but the one that changed it ends (records from before this rule say
+    # nothing of it and end none: a rebuild gives back what was).
+    if "keptSession" in d:
+        await conn.execute(
+            "DELETE FROM sessions WHERE user_id = $1 AND session_hash <> $2",
+            record.user_id,
+            d["keptSession"],
+        )
 
 
 @handles("session.started")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import math
 import time
 from typing import Any
 
@@ -11,13 +9,15 @@ import asyncpg
 from starlette.requests import Request
 from starlette.routing import Route
 
-from app import transaction
+from app import login_throttle, transaction
 from app.config import Settings
 from app.errors import ApiError
 from app.http.auth import SESSION, authenticate, meta, requested_user
+from app.http.client_address import client_address
 from app.http.responses import JSONResponse, json
 from app.ids import user_stream
-from app.secrets_ import hash_password, new_secret, secret_hash, verify_password
+from app.password_checks import PasswordChecks
+from app.secrets_ import new_secret, secret_hash
 from app.users import MAX_PASSWORD, MIN_PASSWORD
 from app.validation import Body, read_json
 
@@ -28,33 +28,8 @@ def _invalid_credentials() -> ApiError:
     return ApiError(401, "INVALID_CREDENTIALS", "Unknown user name or wrong password")
 
 
-async def _check_throttle(conn: asyncpg.Connection, user_name: str, settings: Settings) -> None:
-    row = await conn.fetchrow(
-        "SELECT failures, window_start FROM login_failures WHERE user_name = $1", user_name
-    )
-    if row is None or row["failures"] < settings.login_max_failures:
-        return
-    wait = row["window_start"] + settings.login_window_seconds - time.time()
-    if wait > 0:
-        raise ApiError(
-            429,
-            "TOO_MANY_REQUESTS",
-            "Too many failed logins for this user; retry later",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
-
-
-async def _record_failure(conn: asyncpg.Connection, user_name: str, settings: Settings) -> None:
-    # A failure opens a window or counts within the open one; the window closes on its own.
-    await conn.execute(
-        """INSERT INTO login_failures AS f (user_name, failures, window_start) VALUES ($1, 1, $2)
-           ON CONFLICT (user_name) DO UPDATE SET
-             failures = CASE WHEN $2 - f.window_start >= $3 THEN 1 ELSE f.failures + 1 END,
-             window_start = CASE WHEN $2 - f.window_start >= $3 THEN $2 ELSE f.window_start END""",
-        user_name,
-        time.time(),
-        float(settings.login_window_seconds),
-    )
+def password_checks(request: Request) -> PasswordChecks:
+    return request.app.state.password_checks
 
 
 async def login(request: Request) -> JSONResponse:
@@ -71,18 +46,18 @@ async def login(request: Request) -> JSONResponse:
     selected = requested_user(request, settings)
     if selected is not None and selected != user_name:
         raise _invalid_credentials()
+    address = client_address(request, settings.trusted_proxies)
     async with pool.acquire() as conn:
-        await _check_throttle(conn, user_name, settings)
+        # Before the check: a guess over the budget is never checked (app/login_throttle.py).
+        reservation = await login_throttle.reserve(conn, settings, user_name, address)
         user = await conn.fetchrow(
             "SELECT user_id, user_name, password_hash FROM users WHERE user_name = $1", user_name
         )
     stored = user["password_hash"] if user else None
-    if not await asyncio.to_thread(verify_password, stored, password):
-        async with pool.acquire() as conn:
-            await _record_failure(conn, user_name, settings)
-        raise _invalid_credentials()
+    if not await password_checks(request).verify(stored, password):
+        raise _invalid_credentials()  # the reservation stays: it counts as a failure
     async with pool.acquire() as conn:
-        await conn.execute("DELETE FROM login_failures WHERE user_name = $1", user_name)
+        await login_throttle.succeeded(conn, reservation)
 
     session_id = new_secret()
     session_hash = secret_hash(session_id)
@@ -194,9 +169,10 @@ async def change_password(request: Request) -> JSONResponse:
     pool: asyncpg.Pool = request.app.state.pool
     async with pool.acquire() as conn:
         stored = (await _load_user(conn, principal.user_id))["password_hash"]
-    if not await asyncio.to_thread(verify_password, stored, old):
+    checks = password_checks(request)
+    if not await checks.verify(stored, old):
         raise ApiError(400, "WRONG_PASSWORD", "The old password is wrong")
-    new_hash = await asyncio.to_thread(hash_password, new)
+    new_hash = await checks.hash(new)
 
     async def command(tx: transaction.Tx) -> None:
         stream = user_stream(principal.user_id)
@@ -206,10 +182,13 @@ async def change_password(request: Request) -> JSONResponse:
         )
         if current != stored:  # changed by a concurrent request since we checked the old one
             raise ApiError(400, "WRONG_PASSWORD", "The old password is wrong")
+        # The user's other sessions end with it (projections/accounts.py), their streams too
+        # (app/realtime/fanout.py): whoever else held one no longer knows the password.
         await tx.append(
             stream,
             "user.password_changed",
-            {"passwordHash": new_hash, "time": time.time()},
+            {"passwordHash": new_hash, "keptSession": principal.credential_hash,
+             "time": time.time()},
             user_id=principal.user_id,
         )
 

@@ -33,6 +33,9 @@ class Principal:
     credential_hash: str
     access: Access
     token_id: str | None = None
+    # When a session ends unless it is used again (None for a token): its open streams are
+    # closed then (app/realtime/session_expiry.py).
+    expires: float | None = None
 
     @property
     def is_session(self) -> bool:
@@ -85,6 +88,28 @@ def requested_user(conn: HTTPConnection, settings: Settings) -> str | None:
     return None
 
 
+def session_expiry(created: float, last_used: float, settings: Settings) -> float:
+    """When a session ends unless it is used again: idle for `session_idle_seconds`, and in
+    any case `session_max_seconds` after the login (however busy, a stolen session dies)."""
+    return min(last_used + settings.session_idle_seconds, created + settings.session_max_seconds)
+
+
+async def session_expiries(
+    conn: asyncpg.Connection, session_hashes: list[str], settings: Settings
+) -> dict[str, float]:
+    """`session_expiry` of each session that still exists (an ended one is absent)."""
+    rows = await conn.fetch(
+        """SELECT s.session_hash, s.created, coalesce(cu.last_used, s.created) AS last_used
+           FROM sessions s
+           LEFT JOIN credential_usage cu ON cu.credential_hash = s.session_hash
+           WHERE s.session_hash = ANY($1::text[])""",
+        session_hashes,
+    )
+    return {
+        r["session_hash"]: session_expiry(r["created"], r["last_used"], settings) for r in rows
+    }
+
+
 async def _lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Principal | None:
     digest = secret_hash(credential)
     now = time.time()
@@ -92,13 +117,13 @@ async def _lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Pr
         row = await conn.fetchrow(
             """SELECT 'session' AS kind, u.user_id, u.user_name, u.admin, NULL AS token,
                       NULL AS token_id, NULL AS type, NULL::jsonb AS permissions,
-                      coalesce(cu.last_used, s.created) AS last_used
+                      coalesce(cu.last_used, s.created) AS last_used, s.created
                FROM sessions s JOIN users u USING (user_id)
                LEFT JOIN credential_usage cu ON cu.credential_hash = s.session_hash
                WHERE s.session_hash = $1
                UNION ALL
                SELECT 'token', u.user_id, u.user_name, u.admin, t.token, t.token_id, t.type,
-                      t.permissions, coalesce(cu.last_used, 0)
+                      t.permissions, coalesce(cu.last_used, 0), NULL
                FROM tokens t JOIN users u USING (user_id)
                LEFT JOIN credential_usage cu ON cu.credential_hash = t.token_hash
                WHERE t.token_hash = $1""",
@@ -107,7 +132,7 @@ async def _lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Pr
         if row is None:
             return None
         if row["kind"] == SESSION:
-            if now - row["last_used"] > settings.session_idle_seconds:
+            if session_expiry(row["created"], row["last_used"], settings) <= now:
                 return None
             access = Access(full=True)
         else:
@@ -116,13 +141,17 @@ async def _lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Pr
             full = row["type"] == "personal"
             access = Access(full=True) if full else Access.from_permissions(row["permissions"])
         # Recording use at most every few seconds keeps reads from turning into writes.
-        if now - row["last_used"] > min(60.0, settings.session_idle_seconds / 10):
+        last_used = row["last_used"]
+        if now - last_used > min(60.0, settings.session_idle_seconds / 10):
             await conn.execute(
                 """INSERT INTO credential_usage (credential_hash, last_used) VALUES ($1, $2)
                    ON CONFLICT (credential_hash) DO UPDATE SET last_used = EXCLUDED.last_used""",
                 digest,
                 now,
             )
+            last_used = now
+    session = row["kind"] == SESSION
+    expires = session_expiry(row["created"], last_used, settings) if session else None
     return Principal(
         user_id=row["user_id"],
         user_name=row["user_name"],
@@ -131,6 +160,7 @@ async def _lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Pr
         credential_hash=digest,
         access=access,
         token_id=row["token_id"],
+        expires=expires,
     )
 
 

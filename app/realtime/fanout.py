@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from uuid import UUID
 
 import asyncpg
@@ -37,6 +38,7 @@ from app.permissions import Access
 from app.realtime import filters, lookup
 from app.realtime.filters import Filter
 from app.realtime.messages import ACTIVITY, CONTROL_TYPES, Change
+from app.realtime.session_expiry import SessionExpiry
 from app.realtime.sink import (
     CREDENTIAL_GONE,
     SESSION_ENDED,
@@ -79,6 +81,7 @@ class Fanout:
         self._wakeup = CrossProcessWakeup(
             database_url, self._note_commit, notify=settings.stream_notify
         )
+        self._expiry = SessionExpiry(pool, settings, self.sinks)
         self.reads = 0  # log reads done by the listener (the bench reports them)
 
     # -- life ------------------------------------------------------------------------------
@@ -89,6 +92,7 @@ class Fanout:
         transaction.on_commit(self._on_local_commit)
         self._wakeup.start()
         self._task = asyncio.create_task(self._follow(), name="realtime-fanout")
+        self._expiry.start()
 
     async def stop(self) -> None:
         """Closes every connection (they end their responses at once), then stops following."""
@@ -96,6 +100,7 @@ class Fanout:
         for sinks in list(self._sinks.values()):
             for sink in list(sinks):
                 sink.close(SHUTTING_DOWN)
+        await self._expiry.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -106,11 +111,16 @@ class Fanout:
     def connections(self) -> int:
         return sum(len(s) for s in self._sinks.values())
 
+    def sinks(self) -> Iterator[Sink]:
+        for sinks in self._sinks.values():
+            yield from sinks
+
     # -- registry --------------------------------------------------------------------------
 
     def attach(self, sink: Sink) -> None:
         """From now on, records about the sink's credential (revocation, new grants) reach it."""
         self._sinks.setdefault(sink.principal.user_id, set()).add(sink)
+        self._expiry.watch(sink)
 
     def detach(self, sink: Sink) -> None:
         for sub in list(sink.subscriptions.values()):
@@ -327,6 +337,11 @@ class Fanout:
             principal = sink.principal
             if record.type == "session.ended":
                 if principal.credential_hash == d.get("sessionHash"):
+                    sink.close(SESSION_ENDED)
+            elif record.type == "user.password_changed":
+                # Every session of the user ends with the old password but the one changing it.
+                kept = d.get("keptSession")
+                if kept is not None and principal.is_session and principal.credential_hash != kept:
                     sink.close(SESSION_ENDED)
             elif principal.token_id is None or principal.token_id != d.get("tokenId"):
                 continue

@@ -45,7 +45,9 @@ _KINDS: dict[str, str] = {
 }
 
 # Records that change what a credential may receive; the fan-out acts on them, never sends them.
-CONTROL_TYPES = frozenset({"token.revoked", "token.updated", "session.ended"})
+CONTROL_TYPES = frozenset(
+    {"token.revoked", "token.updated", "session.ended", "user.password_changed"}
+)
 
 
 def kind_of(record_type: str) -> str | None:

@@ -42,6 +42,7 @@ class Closing:
 
 TOKEN_REVOKED = Closing("INVALID_TOKEN", "The token was revoked", 4401)
 SESSION_ENDED = Closing("INVALID_TOKEN", "The session has ended", 4401)
+SESSION_EXPIRED = Closing("INVALID_TOKEN", "The session has expired", 4401)
 CREDENTIAL_GONE = Closing("INVALID_TOKEN", "The credentials are unknown, revoked or expired", 4401)
 # A slow client is given time to read what it has and learn why it was closed.
 TOO_SLOW = Closing(
@@ -93,6 +94,8 @@ class Sink:
         # The credential's grants as they are now (a token update replaces them).
         self.access: Access = principal.access
         self.access_version = 0  # counts the grant changes the fan-out applied
+        # When the session ends unless used elsewhere, as last looked up (None: a token).
+        self.expires: float | None = principal.expires
         self.limit = max(1, limit)
         self.subscriptions: dict[str, Subscription] = {}
         self.closing: Closing | None = None

@@ -48,7 +48,7 @@ class ServerProcess:
             [
                 sys.executable, "-m", "uvicorn", "app.main:app_from_env", "--factory",
                 "--host", "127.0.0.1", "--port", str(self.port),
-                "--ws", "websockets-sansio", "--no-access-log",
+                "--ws", "websockets-sansio", "--no-access-log", "--no-proxy-headers",
             ],
             cwd=ROOT,
             env=environment,
