@@ -22,6 +22,7 @@ from app.secrets_ import same_secret, secret_hash
 
 SESSION = "session"
 TOKEN = "token"
+PERSONAL = "personal"  # the token type with the user's full rights
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,17 @@ class Principal:
     credential_hash: str
     access: Access
     token_id: str | None = None
+    token_type: str | None = None  # `personal` or `shared`, for a token
 
     @property
     def is_session(self) -> bool:
         return self.kind == SESSION
+
+    @property
+    def is_shared_token(self) -> bool:
+        """A token that is not the user's own personal one: a third party's, bounded by its
+        grants (any type but `personal`, so that an unknown type is never trusted)."""
+        return self.kind != SESSION and self.token_type != PERSONAL
 
     def actor(self) -> dict[str, Any]:
         """Who did it, as `meta.actor` of the records they cause (never the secret itself)."""
@@ -113,7 +121,7 @@ async def _lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Pr
         else:
             if not same_secret(row["token"], credential):
                 return None
-            full = row["type"] == "personal"
+            full = row["type"] == PERSONAL
             access = Access(full=True) if full else Access.from_permissions(row["permissions"])
         # Recording use at most every few seconds keeps reads from turning into writes.
         if now - row["last_used"] > min(60.0, settings.session_idle_seconds / 10):
@@ -131,6 +139,7 @@ async def _lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Pr
         credential_hash=digest,
         access=access,
         token_id=row["token_id"],
+        token_type=row["type"],
     )
 
 
