@@ -343,17 +343,20 @@ PATHS: dict[str, dict[str, Schema]] = {
                      responses=ok(EMPTY)),
     },
     # -- activities and the feed ---------------------------------------------------------------
-    "/activities": {"get": op("the caller's activities (an admin: everyone's)",
+    "/activities": {"get": op("the activities the caller sees: the user's (a shared token: "
+                              "those it started; an admin user's session: everyone's)",
                               tag="activities", params=ACTIVITY_LIST,
                               responses=ok(array(ref("Activity"))))},
     "/activities/{activity}": {
-        "get": op("one activity", tag="activities", params=[path_param("activity")],
-                  responses=ok(ref("Activity"))),
-        "delete": op("request cancellation", tag="activities", params=[path_param("activity")],
+        "get": op("one activity (404 if the caller may not see it)", tag="activities",
+                  params=[path_param("activity")], responses=ok(ref("Activity"))),
+        "delete": op("request cancellation (404 if the caller may not see it)",
+                     tag="activities", params=[path_param("activity")],
                      responses={**ok(ref("Activity")), "409": ERROR_RESPONSE}),
     },
     "/activities/{activity}/download": {"get": op(
-        "the JSON-lines file of a completed export (its `result.payload.download`)",
+        "the JSON-lines file of a completed export (its `result.payload.download`; 404 if "
+        "the caller may not see the activity)",
         tag="activities", params=[path_param("activity")],
         responses=ok({"type": "string"}, media="application/x-ndjson"))},
     "/user-activity": {"get": op("the user's activity feed, newest first", tag="feed",

@@ -364,7 +364,7 @@ async def test_cancel_errors(client, session, pool):
             assert r.status_code == 404 and error_id(r) == "UNKNOWN_ACTIVITY"
     bob = await create_user(client, "bob")
     r = await client.delete(f"/activities/{done}", headers=auth(bob))
-    assert r.status_code == 403 and error_id(r) == "FORBIDDEN"
+    assert r.status_code == 404 and error_id(r) == "UNKNOWN_ACTIVITY"
     r = await client.get(f"/activities/{done}", headers=auth(bob))
     assert r.status_code == 404 and error_id(r) == "UNKNOWN_ACTIVITY"
     r = await client.get("/activities")
@@ -426,7 +426,7 @@ async def test_the_list_own_newest_first_with_filters_and_admin_sees_all(client,
     assert r.status_code == 200
 
 
-async def test_a_shared_token_sees_the_activities_of_its_channels(client, session):
+async def test_a_shared_token_sees_the_activities_it_started(client, session):
     mine = await make_channel(client, session, "Mine")
     other = await make_channel(client, session, "Other")
     r = await client.post("/tokens", json={"name": "t", "permissions": [

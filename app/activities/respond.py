@@ -5,8 +5,11 @@ transaction like any other (lock, read, decide) and returns either a `Spec` (sta
 activity: it is created in that same transaction, so it exists exactly when the decision
 commits) or a plain answer (nothing long to do, e.g. a first DELETE that only trashes). Then:
 
-- `Idempotency-Key`: the same key from the same user within 24 hours answers with the activity
-  the first request started (as that request would answer now) instead of starting another;
+- `Idempotency-Key`: the same key in the same key space within 24 hours answers with the
+  activity the first request started (as that request would answer now) instead of starting
+  another. The key spaces follow who sees which activities (`visibility.key_space`): one per
+  user for the user's sessions and personal tokens, one per shared token; a replay never
+  answers an activity the caller may not see;
 - `Prefer: respond-async` answers 202 at once; otherwise the request waits for the activity's
   end, at most `Prefer: wait=N` seconds (default `activity_wait_seconds`), and answers as the
   operation would (its result's code and payload, or its error), else 202 with the activity;
@@ -30,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import transaction
-from app.activities import state
+from app.activities import state, visibility
 from app.activities.state import Spec
 from app.errors import ApiError, invalid_parameter
 from app.http.auth import Principal, meta
@@ -83,10 +86,6 @@ class _AlreadyStarted(Exception):
         self.activity_id = activity_id
 
 
-def _owner(principal: Principal | None) -> str:
-    return str(principal.user_id) if principal is not None else "operator"
-
-
 def runner_info(principal: Principal | None, pause: float = 0.0) -> dict[str, Any]:
     """Who the work acts for (kept with the work's input, never shown), and the drill's pause
     at each safe point (`activity_step_pause` of the process that started it, so that whichever
@@ -112,22 +111,32 @@ def started_by(principal: Principal | None) -> dict[str, Any]:
     return {"userName": principal.user_name, "tokenId": principal.token_id}
 
 
+def _key_conflict() -> ApiError:
+    return ApiError(409, "INVALID_OPERATION", "This Idempotency-Key was used for another request",
+                    data={"param": "Idempotency-Key"})
+
+
 async def _find_key(
-    conn: asyncpg.Connection, owner: str, key: str, fingerprint: str
+    conn: asyncpg.Connection, principal: Principal | None, key: str, fingerprint: str
 ) -> UUID | None:
+    """The activity the key started in the caller's key space, if any. One the caller may not
+    see is a conflict, never an answer: the key spaces already keep them apart, and this keeps
+    the rule exact whatever a row says."""
     row = await conn.fetchrow(
-        "SELECT fingerprint, activity_id FROM idempotency_keys "
-        "WHERE owner = $1 AND key = $2 AND created > $3",
-        owner,
+        "SELECT k.fingerprint, k.activity_id, a.activity_id IS NOT NULL AS kept, a.user_id, "
+        "a.started_by "
+        "FROM idempotency_keys k LEFT JOIN activities a ON a.activity_id = k.activity_id "
+        "WHERE k.owner = $1 AND k.key = $2 AND k.created > $3",
+        visibility.key_space(principal),
         key,
         time.time() - IDEMPOTENCY_SECONDS,
     )
     if row is None:
         return None
     if row["fingerprint"] != fingerprint:
-        raise ApiError(409, "INVALID_OPERATION",
-                       "This Idempotency-Key was used for another request",
-                       data={"param": "Idempotency-Key"})
+        raise _key_conflict()
+    if principal is not None and row["kept"] and not visibility.may_see_row(principal, row):
+        raise _key_conflict()
     return row["activity_id"]
 
 
@@ -139,11 +148,11 @@ async def start_and_answer(
     pool: asyncpg.Pool = request.app.state.pool
     prefer = parse_prefer(request)
     key = idempotency_key(request)
-    owner = _owner(principal)
+    owner = visibility.key_space(principal)
     fingerprint = f"{request.method} {request.url.path}"
     if key is not None:
         async with pool.acquire() as conn:
-            existing = await _find_key(conn, owner, key, fingerprint)
+            existing = await _find_key(conn, principal, key, fingerprint)
         if existing is not None:
             return await answer(request, existing, prefer)
 
@@ -153,7 +162,7 @@ async def start_and_answer(
             return outcome
         if key is not None:
             await tx.lock(f"idempotency-{owner}-{key}")
-            found = await _find_key(tx.conn, owner, key, fingerprint)
+            found = await _find_key(tx.conn, principal, key, fingerprint)
             if found is not None:
                 raise _AlreadyStarted(found)
         activity_id = await state.create(

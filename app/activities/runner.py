@@ -37,7 +37,7 @@ from app import transaction
 from app.activities import state
 from app.config import Settings
 from app.errors import ApiError
-from app.http.auth import SESSION, Principal
+from app.http.auth import PERSONAL, SESSION, Principal
 from app.http.middleware import is_database_unavailable
 from app.permissions import Access
 from app.transaction import Tx
@@ -474,6 +474,7 @@ async def _principal(conn: asyncpg.Connection, who: dict[str, Any]) -> Principal
         return None
     user_id = UUID(who["userId"])
     access = Access(full=True)
+    token_type = None
     if who.get("kind") != SESSION:
         row = await conn.fetchrow(
             "SELECT type, permissions FROM tokens WHERE user_id = $1 AND token_id = $2",
@@ -482,7 +483,8 @@ async def _principal(conn: asyncpg.Connection, who: dict[str, Any]) -> Principal
         )
         if row is None:
             return None
-        if row["type"] != "personal":
+        token_type = row["type"]
+        if token_type != PERSONAL:
             access = Access.from_permissions(row["permissions"])
     actor = who.get("actor") or {}
     return Principal(
@@ -493,4 +495,5 @@ async def _principal(conn: asyncpg.Connection, who: dict[str, Any]) -> Principal
         credential_hash=actor.get("sessionId") or "",
         access=access,
         token_id=who.get("tokenId"),
+        token_type=token_type,
     )

@@ -21,9 +21,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.activities.state import COLUMNS, from_row
+from app.activities.state import COLUMNS
+from app.activities.visibility import may_see_row, sql_conditions
 from app.errors import ApiError
-from app.http.activities import may_see, sees_all
 from app.http.auth import Principal
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -84,28 +84,17 @@ async def visible_activities(
     limit: int,
 ) -> list[asyncpg.Record]:
     """Rows of `activities` (as `a`) matching `conditions`, in `order`, that the caller may
-    see under the rules of `GET /activities`: at most `limit`. A shared token's view is
-    filtered after the query, so the read goes on in batches until `limit` are kept."""
+    see under the rule of `GET /activities` (app/activities/visibility.py): at most `limit`."""
     conditions = ["(a.completed_at IS NULL OR a.completed_at > $1)", *conditions]
     args = [retention_start(request), *args]
-    if not sees_all(principal):
-        args.append(principal.user_id)
-        conditions.append(f"a.user_id = ${len(args)}")
-    kept: list[asyncpg.Record] = []
-    batch_size = max(limit, 100)
-    offset = 0
+    conditions += sql_conditions(principal, args, "a.")
     async with request.app.state.pool.acquire() as conn:
-        while len(kept) < limit:
-            batch = await conn.fetch(
-                f"SELECT {ACTIVITY_COLUMNS} FROM activities a WHERE {' AND '.join(conditions)} "
-                f"ORDER BY {order} LIMIT {batch_size} OFFSET {offset}",
-                *args,
-            )
-            kept.extend(r for r in batch if may_see(principal, from_row(r), r["user_id"]))
-            if len(batch) < batch_size:
-                break
-            offset += batch_size
-    return kept[:limit]
+        rows = await conn.fetch(
+            f"SELECT {ACTIVITY_COLUMNS} FROM activities a WHERE {' AND '.join(conditions)} "
+            f"ORDER BY {order} LIMIT {limit}",
+            *args,
+        )
+    return [r for r in rows if may_see_row(principal, r)]
 
 
 def user_number(user_id: uuid.UUID | None) -> int:

@@ -3,8 +3,9 @@
 Served for the `plex-api-client` SDK (`activities.list_activities()`, `cancel_activity()`) and
 for `plexapi` (`PlexServer(baseurl, token).activities`, which reads XML). The credential is the
 `X-Plex-Token` header, or the `X-Plex-Token` query parameter (plexapi puts it in URLs); our own
-`Authorization` works too. Who sees what is the rule of `GET /activities`: an admin user's
-session or personal token sees everyone's, others their own.
+`Authorization` works too. Who sees and cancels what is the rule of `GET /activities`
+(app/activities/visibility.py): a shared token those it started, the user's sessions and
+personal tokens all the user's, an admin user's session everyone's.
 
 | Plex `Activity`   | from our activity                                                     |
 | ---               | ---                                                                   |

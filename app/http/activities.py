@@ -1,10 +1,10 @@
 """Activities over HTTP (API.md §5): list, get, cancel, the export's download, and the two
 routes whose only job is to start one (`POST /{channel}/export`, `POST /system/rebuild`).
 
-Who sees what: a session or a personal token sees all the user's activities; a shared token
-those it started and those about a channel it can see (as the realtime filter decides); an
-admin user's session or personal token sees everyone's. An activity the caller may not see
-answers 404 `UNKNOWN_ACTIVITY` to a read, 403 `FORBIDDEN` to a cancel (API.md §5).
+Who sees what is app/activities/visibility.py (a shared token: those it started; the user's
+sessions and personal tokens: all the user's; an admin user's session: everyone's). An activity
+the caller may not see answers 404 `UNKNOWN_ACTIVITY` to a read and to its download, 403
+`FORBIDDEN` to a cancel (API.md §5).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from app import transaction
 from app.activities import export, state
 from app.activities.respond import start_and_answer
 from app.activities.state import COLUMNS, Spec, from_row
-from app.errors import ApiError, forbidden, invalid_operation, invalid_parameter, unknown
+from app.activities.visibility import may_see_row, sql_conditions
+from app.errors import ApiError, invalid_operation, invalid_parameter, unknown
 from app.http.auth import Principal, authenticate, meta
 from app.http.data_access import channel_for
 from app.http.responses import JSONResponse, json
@@ -30,23 +31,6 @@ from app.transaction import Tx
 from app.validation import Query, read_json
 
 MAX_LIMIT = 1000
-
-
-def sees_all(principal: Principal) -> bool:
-    return principal.admin and principal.access.full
-
-
-def may_see(principal: Principal, activity: dict[str, Any], owner: UUID | None) -> bool:
-    if owner != principal.user_id:
-        return sees_all(principal)
-    if principal.access.full:
-        return True
-    if principal.token_id is not None and (activity.get("startedBy") or {}).get(
-        "tokenId"
-    ) == principal.token_id:
-        return True
-    channel_id = (activity.get("context") or {}).get("channelId")
-    return isinstance(channel_id, str) and principal.access.can_see_channel(channel_id)
 
 
 def unknown_activity(activity_id: str) -> ApiError:
@@ -60,8 +44,11 @@ def _uuid(text: str) -> UUID | None:
         return None
 
 
-async def _find(request: Request, principal: Principal) -> tuple[dict[str, Any], UUID | None]:
-    """The activity of the path and its owner; 404 if it does not exist."""
+async def _find(
+    request: Request, principal: Principal, hidden: ApiError | None = None
+) -> tuple[dict[str, Any], UUID | None]:
+    """The activity of the path and its owner; 404 if it does not exist, `hidden` (else that
+    404) if the caller may not see it."""
     raw = request.path_params["activity"]
     activity_id = _uuid(raw)
     if activity_id is None:
@@ -72,6 +59,8 @@ async def _find(request: Request, principal: Principal) -> tuple[dict[str, Any],
         )
     if row is None:
         raise unknown_activity(raw)
+    if not may_see_row(principal, row):
+        raise hidden or unknown_activity(raw)
     return from_row(row), row["user_id"]
 
 
@@ -92,9 +81,7 @@ async def list_activities(request: Request) -> JSONResponse:
     conditions = ["(completed_at IS NULL OR completed_at > $1)"]
     retention = request.app.state.settings.activity_retention_days * 86400
     args: list[Any] = [time.time() - retention]
-    if not sees_all(principal):
-        args.append(principal.user_id)
-        conditions.append(f"user_id = ${len(args)}")
+    conditions += sql_conditions(principal, args)
     if states:
         args.append(states)
         conditions.append(f"state = ANY(${len(args)})")
@@ -111,31 +98,19 @@ async def list_activities(request: Request) -> JSONResponse:
             f"(created_at, activity_id) < (SELECT created_at, activity_id FROM activities "
             f"WHERE activity_id = ${n})"
         )
-    rows: list[Any] = []
     async with request.app.state.pool.acquire() as conn:
-        # A shared token's view is filtered after the query: read on until `limit` are kept.
-        offset = 0
-        while len(rows) < limit:
-            batch = await conn.fetch(
-                f"SELECT {COLUMNS} FROM activities WHERE {' AND '.join(conditions)} "
-                f"ORDER BY created_at DESC, activity_id DESC "
-                f"LIMIT {limit} OFFSET {offset}",
-                *args,
-            )
-            rows.extend(
-                r for r in batch if may_see(principal, from_row(r), r["user_id"])
-            )
-            if len(batch) < limit:
-                break
-            offset += limit
-    return json([from_row(r) for r in rows[:limit]])
+        rows = await conn.fetch(
+            f"SELECT {COLUMNS} FROM activities WHERE {' AND '.join(conditions)} "
+            f"ORDER BY created_at DESC, activity_id DESC LIMIT {limit}",
+            *args,
+        )
+    # The rule checks each row as well: a list never shows what a read of it would refuse.
+    return json([from_row(r) for r in rows if may_see_row(principal, r)])
 
 
 async def get_activity(request: Request) -> JSONResponse:
     principal = await authenticate(request)
-    activity, owner = await _find(request, principal)
-    if not may_see(principal, activity, owner):
-        raise unknown_activity(request.path_params["activity"])
+    activity, _owner = await _find(request, principal)
     return json(activity)
 
 
@@ -145,8 +120,6 @@ async def cancel_activity(request: Request) -> JSONResponse:
     again answers the current state; 409 once it completed or failed, or if not cancellable."""
     principal = await authenticate(request)
     activity, owner = await _find(request, principal)
-    if not may_see(principal, activity, owner):
-        raise forbidden("This activity is not yours")
     activity_id = UUID(activity["id"])
 
     async def command(tx: Tx) -> dict[str, Any]:
@@ -184,9 +157,7 @@ async def cancel_activity(request: Request) -> JSONResponse:
 async def download(request: Request) -> Response:
     """The file of a completed export (`result.payload.download`)."""
     principal = await authenticate(request)
-    activity, owner = await _find(request, principal)
-    if not may_see(principal, activity, owner):
-        raise unknown_activity(request.path_params["activity"])
+    activity, _owner = await _find(request, principal)
     path = export.path_of(request.app.state.settings, activity["id"])
     if (
         activity["type"] != "channel.export"

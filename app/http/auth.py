@@ -22,6 +22,7 @@ from app.secrets_ import same_secret, secret_hash
 
 SESSION = "session"
 TOKEN = "token"
+PERSONAL = "personal"  # the token type with the user's full rights
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Principal:
     credential_hash: str
     access: Access
     token_id: str | None = None
+    token_type: str | None = None  # `personal` or `shared`, for a token
     # When a session ends unless it is used again (None for a token): its open streams are
     # closed then (app/realtime/session_expiry.py).
     expires: float | None = None
@@ -40,6 +42,12 @@ class Principal:
     @property
     def is_session(self) -> bool:
         return self.kind == SESSION
+
+    @property
+    def is_shared_token(self) -> bool:
+        """A token that is not the user's own personal one: a third party's, bounded by its
+        grants (any type but `personal`, so that an unknown type is never trusted)."""
+        return self.kind != SESSION and self.token_type != PERSONAL
 
     def actor(self) -> dict[str, Any]:
         """Who did it, as `meta.actor` of the records they cause (never the secret itself)."""
@@ -138,7 +146,7 @@ async def _lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Pr
         else:
             if not same_secret(row["token"], credential):
                 return None
-            full = row["type"] == "personal"
+            full = row["type"] == PERSONAL
             access = Access(full=True) if full else Access.from_permissions(row["permissions"])
         # Recording use at most every few seconds keeps reads from turning into writes.
         last_used = row["last_used"]
@@ -160,6 +168,7 @@ async def _lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Pr
         credential_hash=digest,
         access=access,
         token_id=row["token_id"],
+        token_type=row["type"],
         expires=expires,
     )
 

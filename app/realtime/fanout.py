@@ -32,6 +32,7 @@ import asyncpg
 
 from app import log as event_log
 from app import transaction
+from app.activities import visibility
 from app.config import Settings
 from app.log import Cursor, LogRecord
 from app.permissions import Access
@@ -153,7 +154,7 @@ class Fanout:
             held=[] if catching_up else None,
             needs_paths=filters.needs_paths(sink.principal, filt),
             admin_all=filt.activities == filters.ALL
-            and filters.may_see_all_activities(sink.principal),
+            and visibility.sees_everyones(sink.principal),
         )
         user_id = sink.principal.user_id
         self._subs.setdefault(user_id, set()).add(sub)

@@ -3,12 +3,14 @@
 A subscription selects two families of changes, each by its own parameters:
 - data changes (channels, folders, events): `channel` (repeatable) and `folder` (repeatable,
   folder ids of the one `channel` given, descendants included);
-- activity changes: `activities` = `mine`, `all` (an admin user with full access) or an id.
+- activity changes: `activities` = `mine`, `all` (an admin user's session) or an id.
 With no parameter at all, a subscription gets both: every data change the credential may read
-and the user's own activities. Given only `activities`, it gets only activities; given only
+and the activities it sees. Given only `activities`, it gets only activities; given only
 `channel`/`folder`, only data changes.
 
-Whatever the filter, a change reaches a subscriber only if its credential may read it now.
+Whatever the filter, a change reaches a subscriber only if its credential may read it now; an
+activity's, only if the rule of app/activities/visibility.py lets it see the activity (`mine`
+is what the credential sees of the user's: a shared token, those it started).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
+from app.activities import visibility
 from app.errors import ApiError, forbidden, invalid_parameters, sub_error
 from app.http.auth import TOKEN, Principal
 from app.http.data_access import folder_path, unknown_folder
@@ -97,15 +99,11 @@ def parse(
     )
 
 
-def may_see_all_activities(principal: Principal) -> bool:
-    return principal.admin and principal.access.full
-
-
 async def check_targets(conn: asyncpg.Connection, principal: Principal, filt: Filter) -> None:
     """404 for a channel or folder the credential cannot see (exactly as for one that does not
     exist), 403 for `activities=all` without the right."""
-    if filt.activities == ALL and not may_see_all_activities(principal):
-        raise forbidden("Only an admin user's session or personal token may see all activities")
+    if filt.activities == ALL and not visibility.sees_everyones(principal):
+        raise forbidden("Only an admin user's session may see all activities")
     if filt.channels:
         trashed_ok = principal.access.full
         rows = await conn.fetch(
@@ -131,17 +129,11 @@ def needs_paths(principal: Principal, filt: Filter) -> bool:
     return filt.folders is not None or (principal.kind == TOKEN and not principal.access.full)
 
 
-def may_read(
-    change: Change, user_id: UUID, access: Access, token_id: str | None, admin_all: bool
-) -> bool:
-    """Whether a credential (its user, current grants and token id) may read the change."""
+def may_read(change: Change, principal: Principal, access: Access) -> bool:
+    """Whether a credential (with its current grants) may read the change."""
     if change.kind == ACTIVITY:
-        if change.user_id != user_id:
-            return admin_all
-        if access.full or (token_id is not None and change.activity_token == token_id):
-            return True
-        return change.channel_id is not None and access.can_see_channel(change.channel_id)
-    if change.user_id != user_id or change.channel_id is None:
+        return visibility.may_see(principal, change.user_id, change.activity_token)
+    if change.user_id != principal.user_id or change.channel_id is None:
         return False
     if change.kind == CHANNEL:
         return access.can_see_channel(change.channel_id)

@@ -19,6 +19,7 @@ from uuid import UUID
 
 import orjson
 
+from app.activities.visibility import starter_of
 from app.log import Cursor, LogRecord
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class Change:
     # of the deleted folders as well as the path).
     folders: frozenset[str] = frozenset()
     activity_id: str | None = None
-    activity_token: str | None = None
+    activity_token: str | None = None  # the token that started the activity (visibility)
     json: bytes = b""
     _sse: bytes | None = field(default=None, repr=False)
 
@@ -239,7 +240,5 @@ def prepare(
     change.folders = frozenset(folders)
     if kind == ACTIVITY:
         change.activity_id = activity_id_of(record)
-        started_by = _activity_state(record).get("startedBy")
-        if isinstance(started_by, dict) and isinstance(started_by.get("tokenId"), str):
-            change.activity_token = started_by["tokenId"]
+        change.activity_token = starter_of(_activity_state(record).get("startedBy"))
     return change

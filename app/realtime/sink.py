@@ -84,7 +84,7 @@ class Subscription:
     def wants(self, change: Change) -> bool:
         sink = self.sink
         return self.filter.selects(change) and filters.may_read(
-            change, sink.principal.user_id, sink.access, sink.principal.token_id, self.admin_all
+            change, sink.principal, sink.access
         )
 
 
