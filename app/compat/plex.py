@@ -26,6 +26,10 @@ of `DELETE /activities/{id}` and answers exactly 200 with no body. `GET /` answe
 `<MediaContainer>` that `plexapi.server.PlexServer` reads when it connects.
 Errors answer with the native status and body (API.md §1), plus Plex's own
 `"errors": [{"code", "message", "status"}]` beside the native `"error"`.
+
+The notification streams that push these `Activity` objects as they change are in
+app/compat/plex_notifications.py; answers that start an activity carry `X-Plex-Activity`
+(app/activities/respond.py).
 """
 
 from __future__ import annotations
