@@ -6,6 +6,9 @@ Each frame has `id:` (the log cursor `<tx_id>.<position>`), `event:` (the record
 `{"error": {id, message}}` when the server closes it (credential revoked, client too slow,
 shutdown). A browser's EventSource then reconnects with `Last-Event-ID` and resumes exactly
 where it stopped (or gets 401 if its credential is gone).
+
+Those are the native frames (`NATIVE`); a compat dialect streams the same subscriptions in its
+own `Framing` (Plex's notifications, app/compat/plex_notifications.py).
 """
 
 from __future__ import annotations
