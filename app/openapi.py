@@ -251,6 +251,9 @@ ACTIVITY_LIST = [
     query("state", {"type": "string"}, "comma list of states"), query("type", {"type": "string"}),
     query("limit", {"type": "integer", "minimum": 1}), query("before", {"type": "string"}),
 ]
+PLEX_FILTERS = query("filters", {"type": "string"},
+                     "notification types: `activity,foo` only those, `-foo,bar` all but those, "
+                     "empty all; default `-log`")
 FEED_QUERY = [
     query("type", {"type": "string"}), query("fromTime", TIME), query("toTime", TIME),
     query("limit", {"type": "integer", "minimum": 1}), query("before", {"type": "string"}),
@@ -388,6 +391,16 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/compat/plex/activities/{activity}": {"delete": op(
         "Plex: cancel an activity (exactly 200, no body)", tag="compat", auth="plex",
         params=[path_param("activity")], responses={**ok(), "409": ERROR_RESPONSE})},
+    "/compat/plex/:/eventsource/notifications": {"get": op(
+        "Plex: activity notifications as Server-Sent Events (`event: activity`, data "
+        "{NotificationContainer: {type, size, ActivityNotification: [{event, uuid, Activity}]}}; "
+        "`event: ping` after silence); no resume", tag="compat", auth="plex",
+        params=[PLEX_FILTERS], responses=ok({"type": "string"}, media="text/event-stream"))},
+    "/compat/plex/:/websockets/notifications": {"get": op(
+        "Plex: the same notifications over a WebSocket (an upgrade; one NotificationContainer "
+        "a message, the client sends nothing); a refused handshake answers the HTTP error",
+        tag="compat", auth="plex", params=[PLEX_FILTERS],
+        responses={"101": {"description": "switching protocols"}})},
     "/compat/pieces/activity/identifiers": {"get": op(
         "Pieces: the feed's entry ids, newest first, as {iterable: [{id}]}", tag="compat",
         auth="pieces",

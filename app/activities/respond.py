@@ -13,8 +13,9 @@ commits) or a plain answer (nothing long to do, e.g. a first DELETE that only tr
 - `Prefer: respond-async` answers 202 at once; otherwise the request waits for the activity's
   end, at most `Prefer: wait=N` seconds (default `activity_wait_seconds`), and answers as the
   operation would (its result's code and payload, or its error), else 202 with the activity;
-- every answer carries `X-Activity` and `Location`; a 202 carries `Retry-After`; an answer that
-  honoured a preference says so in `Preference-Applied`.
+- every answer carries `X-Activity` (and the same value as Plex's `X-Plex-Activity`) and
+  `Location`; a 202 carries `Retry-After`; an answer that honoured a preference says so in
+  `Preference-Applied`.
 """
 
 from __future__ import annotations
@@ -212,7 +213,9 @@ async def answer(request: Request, activity_id: UUID, prefer: Prefer) -> Respons
         activity = await wait_for_end(request, activity_id, wait)
     if activity is None:  # purged since (an old idempotency key): nothing left to say
         raise ApiError(404, "UNKNOWN_ACTIVITY", f"Unknown activity {str(activity_id)!r}")
-    headers = {"X-Activity": str(activity_id), "Location": f"/activities/{activity_id}"}
+    # `X-Plex-Activity` too: Plex clients tie an answer to its activity by it (app/compat/plex.py).
+    headers = {"X-Activity": str(activity_id), "X-Plex-Activity": str(activity_id),
+               "Location": f"/activities/{activity_id}"}
     if applied:
         headers["Preference-Applied"] = ", ".join(applied)
     return final_answer(activity, headers)

@@ -4,7 +4,7 @@ this server. Each dialect lives under its own prefix (a client's base URL) in on
 holds its table of field correspondences:
 
 - `/compat/plex` (app/compat/plex.py): Plex Media Server activities, for `plex-api-client` and
-  `plexapi`;
+  `plexapi`, and their notification streams (app/compat/plex_notifications.py);
 - `/compat/pieces` (app/compat/pieces.py): Pieces OS activities (feed entries), for
   `pieces-os-client`;
 - `/compat/acronis/api/task_manager/v2` (app/compat/acronis.py): Acronis Task Manager v2
@@ -15,6 +15,8 @@ holds its table of field correspondences:
 
 from __future__ import annotations
 
-from app.compat import acronis, aisquare, pieces, plex
+from app.compat import acronis, aisquare, pieces, plex, plex_notifications
 
-routes = [*plex.routes, *pieces.routes, *acronis.routes, *aisquare.routes]
+routes = [
+    *plex.routes, *plex_notifications.routes, *pieces.routes, *acronis.routes, *aisquare.routes,
+]

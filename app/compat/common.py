@@ -18,8 +18,10 @@ from typing import Any
 
 import asyncpg
 import orjson
+from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from app.activities.state import COLUMNS
 from app.activities.visibility import may_see_row, sql_conditions
@@ -33,22 +35,28 @@ ACTIVITY_COLUMNS = f"{COLUMNS}, (SELECT user_name FROM users u WHERE u.user_id =
                    "AS owner_name"
 
 
+def credential_scope(scope: Scope, *header_names: str, query_name: str | None = None) -> Scope:
+    """The connection's scope as the native routes expect it: the dialect's credential (the
+    first of `header_names` present, else the `query_name` query parameter) moved to
+    `Authorization`. Works for a WebSocket's scope as for a request's.
+
+    Without either, the scope is given back as it is, so `Authorization` and `auth` still work."""
+    headers = Headers(scope=scope)
+    value = next((headers[n] for n in header_names if headers.get(n)), None)
+    if value is None and query_name is not None:
+        value = QueryParams(scope.get("query_string", b"")).get(query_name) or None
+    if value is None:
+        return scope
+    return {**scope, "headers": [
+        (k, v) for k, v in scope["headers"] if k != b"authorization"
+    ] + [(b"authorization", value.strip().encode("latin-1", "replace"))]}
+
+
 def with_credential(request: Request, *header_names: str, query_name: str | None = None
                     ) -> Request:
-    """The request as the native routes expect it: the dialect's credential (the first of
-    `header_names` present, else the `query_name` query parameter) moved to `Authorization`.
-
-    Without either, the request is left as it is, so `Authorization` and `auth` still work."""
-    value = next((request.headers[n] for n in header_names if request.headers.get(n)), None)
-    if value is None and query_name is not None:
-        value = request.query_params.get(query_name) or None
-    if value is None:
-        return request
-    scope = dict(request.scope)
-    scope["headers"] = [
-        (k, v) for k, v in request.scope["headers"] if k != b"authorization"
-    ] + [(b"authorization", value.strip().encode("latin-1", "replace"))]
-    return Request(scope, request.receive)
+    """The request with the dialect's credential moved to `Authorization` (`credential_scope`)."""
+    scope = credential_scope(request.scope, *header_names, query_name=query_name)
+    return request if scope is request.scope else Request(scope, request.receive)
 
 
 def renders_errors(render: Callable[[ApiError], Response]) -> Callable[[Handler], Handler]:

@@ -26,6 +26,10 @@ of `DELETE /activities/{id}` and answers exactly 200 with no body. `GET /` answe
 `<MediaContainer>` that `plexapi.server.PlexServer` reads when it connects.
 Errors answer with the native status and body (API.md §1), plus Plex's own
 `"errors": [{"code", "message", "status"}]` beside the native `"error"`.
+
+The notification streams that push these `Activity` objects as they change are in
+app/compat/plex_notifications.py; answers that start an activity carry `X-Plex-Activity`
+(app/activities/respond.py).
 """
 
 from __future__ import annotations
@@ -56,7 +60,8 @@ LIMIT = 1000
 VERSION = "1.0.0"
 
 
-def _error(exc: ApiError) -> Response:
+def error_response(exc: ApiError) -> Response:
+    """An error in Plex's shape: the native body plus Plex's own `errors` list."""
     errors = [{"code": exc.status, "message": exc.message, "status": exc.status}]
     return json({**exc.body(), "errors": errors}, status=exc.status, headers=exc.headers)
 
@@ -123,7 +128,7 @@ def xml(tag: str, attributes: dict[str, Any], children: list[ElementTree.Element
     return Response(body, media_type="application/xml")
 
 
-@renders_errors(_error)
+@renders_errors(error_response)
 async def list_activities(request: Request) -> Response:
     request = _request(request)
     principal = await authenticate(request)
@@ -136,14 +141,14 @@ async def list_activities(request: Request) -> Response:
                [_element("Activity", item) for item in items])
 
 
-@renders_errors(_error)
+@renders_errors(error_response)
 async def cancel_activity(request: Request) -> Response:
     """The native cancel (`app.http.activities.cancel_activity`), answered Plex's way."""
     await native.cancel_activity(_request(request))
     return Response(status_code=200)
 
 
-@renders_errors(_error)
+@renders_errors(error_response)
 async def server(request: Request) -> Response:
     """The server's own `<MediaContainer>` (what `PlexServer(...)` reads when it connects)."""
     request = _request(request)

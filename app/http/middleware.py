@@ -23,7 +23,7 @@ _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 # Response headers scripts of any origin may read (API.md §1, CORS). The CORS middleware sends
 # them on every answer it sees; the answers made here, outside it, send them too.
-EXPOSED_HEADERS = ("Server-Time", "X-Activity", "Location", "X-Request-Id")
+EXPOSED_HEADERS = ("Server-Time", "X-Activity", "X-Plex-Activity", "Location", "X-Request-Id")
 
 
 class BodyTooLarge(Exception):

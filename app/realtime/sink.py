@@ -11,10 +11,13 @@ changes of its other subscriptions).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from starlette.requests import HTTPConnection
 
 from app.http.auth import Principal, authenticate
@@ -168,6 +171,78 @@ class Sink:
         await self._closed.wait()
         assert self.closing is not None
         return self.closing
+
+
+class Heartbeat:
+    """Nudges a sink after `seconds` without anything sent, so that its writer sends the
+    transport's keep-alive (the SSE comment, Plex's `ping`). One timer per connection,
+    rescheduled each period: a timeout around each take cost 12 µs a frame."""
+
+    def __init__(self, sink: Sink, seconds: float) -> None:
+        self._sink = sink
+        self._loop = asyncio.get_running_loop()
+        self._period = max(seconds, 0.1)  # a zero setting would spin
+        self._last = self._loop.time()
+        self._timer = self._loop.call_later(self._period, self._check)
+
+    def sent(self) -> None:
+        """Something was sent just now: the silence starts again."""
+        self._last = self._loop.time()
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+    def _check(self) -> None:
+        quiet = self._loop.time() - self._last
+        if quiet >= self._period:
+            self._sink.nudge()
+            quiet = 0.0
+        self._timer = self._loop.call_later(self._period - quiet, self._check)
+
+
+@contextlib.asynccontextmanager
+async def deliveries(sink: Sink, heartbeat: float) -> AsyncIterator[AsyncIterator[list[Any]]]:
+    """What a connection's writer sends, batch by batch: the queued items, or [] after
+    `heartbeat` seconds with nothing sent (then it sends its keep-alive). SinkClosed once the
+    sink is closed. A context, so that the heartbeat's timer ends with the writer."""
+    beat = Heartbeat(sink, heartbeat)
+
+    async def batches() -> AsyncIterator[list[Any]]:
+        while True:
+            items = await sink.take()
+            beat.sent()
+            yield items
+
+    try:
+        async with contextlib.aclosing(batches()) as each:
+            yield each
+    finally:
+        beat.stop()
+
+
+Job = Callable[[], Awaitable[None]]
+
+
+async def serve(sink: Sink, *ending: Job, beside: Iterable[Job] = ()) -> None:
+    """Runs a connection's jobs until one of `ending` returns, or until the sink has been
+    closed for its grace period: a client that reads nothing would otherwise hold the
+    connection forever. The jobs `beside` are cancelled with the rest, whether done or not."""
+    async with anyio.create_task_group() as tasks:
+
+        async def run(job: Job) -> None:
+            await job()
+            tasks.cancel_scope.cancel()
+
+        async def cut_after_close() -> None:
+            closing = await sink.wait_closed()
+            await anyio.sleep(closing.grace)
+            tasks.cancel_scope.cancel()
+
+        for job in ending:
+            tasks.start_soon(run, job)
+        for job in beside:
+            tasks.start_soon(job)
+        tasks.start_soon(cut_after_close)
 
 
 async def reconfirm(sink: Sink, conn: HTTPConnection) -> None:

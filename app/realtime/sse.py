@@ -6,18 +6,22 @@ Each frame has `id:` (the log cursor `<tx_id>.<position>`), `event:` (the record
 `{"error": {id, message}}` when the server closes it (credential revoked, client too slow,
 shutdown). A browser's EventSource then reconnects with `Last-Event-ID` and resumes exactly
 where it stopped (or gets 401 if its credential is gone).
+
+Those are the native frames (`NATIVE`); a compat dialect streams the same subscriptions in its
+own `Framing` (Plex's notifications, app/compat/plex_notifications.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import orjson
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from app.errors import ApiError, invalid_parameter
@@ -27,7 +31,16 @@ from app.log import Cursor
 from app.realtime import filters
 from app.realtime.fanout import Fanout
 from app.realtime.filters import Filter
-from app.realtime.sink import SHUTTING_DOWN, Closing, Sink, SinkClosed, reconfirm
+from app.realtime.messages import Change
+from app.realtime.sink import (
+    SHUTTING_DOWN,
+    Closing,
+    Sink,
+    SinkClosed,
+    deliveries,
+    reconfirm,
+    serve,
+)
 from app.validation import Query
 
 RETRY_MS = 2000  # how long a browser waits before reconnecting
@@ -79,16 +92,42 @@ def _close_frame(closing: Closing) -> bytes:
     return b"event: close\ndata: %s\n\n" % orjson.dumps({"error": closing.error()})
 
 
+@dataclass(frozen=True)
+class Framing:
+    """How a stream writes what the fan-out gives it: the native frames below, or a dialect's
+    (app/compat/plex_notifications.py). `change` gives b"" for a change it does not show."""
+
+    opening: bytes
+    heartbeat: bytes
+    change: Callable[[Change], bytes]
+    closing: Callable[[Closing], bytes]
+    refuse: Callable[[ApiError], Response] = error
+
+
+NATIVE = Framing(
+    opening=b"retry: %d\n: connected\n\n" % RETRY_MS,
+    heartbeat=b": heartbeat\n\n",
+    change=Change.sse_frame,
+    closing=_close_frame,
+)
+
+
 class EventStream:
     """The response: registers the subscription, streams it, and always unregisters it."""
 
     def __init__(
-        self, request: Request, principal: Principal, filt: Filter, since: Cursor | None
+        self,
+        request: Request,
+        principal: Principal,
+        filt: Filter,
+        since: Cursor | None,
+        framing: Framing = NATIVE,
     ) -> None:
         self.request = request
         self.principal = principal
         self.filter = filt
         self.since = since
+        self.framing = framing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fanout: Fanout = self.request.app.state.fanout
@@ -101,7 +140,7 @@ class EventStream:
             try:
                 await reconfirm(sink, self.request)
             except ApiError as exc:
-                await error(exc)(scope, receive, send)
+                await self.framing.refuse(exc)(scope, receive, send)
                 return
             shutdown = anyio.Event()
             response = _EventSourceResponse(
@@ -110,58 +149,30 @@ class EventStream:
                 shutdown_event=shutdown,
                 shutdown_grace_period=SHUTDOWN_GRACE,
             )
-            async with anyio.create_task_group() as tasks:
 
-                async def respond() -> None:
-                    await response(scope, receive, send)
-                    tasks.cancel_scope.cancel()
+            async def respond() -> None:
+                await response(scope, receive, send)
 
-                async def end_on_shutdown() -> None:
-                    await shutdown.wait()
-                    sink.close(SHUTTING_DOWN)
+            async def end_on_shutdown() -> None:
+                await shutdown.wait()
+                sink.close(SHUTTING_DOWN)
 
-                async def cut_after_close() -> None:
-                    closing = await sink.wait_closed()
-                    await anyio.sleep(closing.grace)
-                    tasks.cancel_scope.cancel()
+            async def catch_up() -> None:
+                await fanout.catch_up(sub)
 
-                tasks.start_soon(respond)
-                tasks.start_soon(end_on_shutdown)
-                tasks.start_soon(cut_after_close)
-                tasks.start_soon(fanout.catch_up, sub)
+            await serve(sink, respond, beside=(end_on_shutdown, catch_up))
         finally:
             fanout.detach(sink)
 
-    @staticmethod
-    async def _frames(sink: Sink, heartbeat: float) -> AsyncIterator[bytes]:
-        yield b"retry: %d\n: connected\n\n" % RETRY_MS
-        # One timer per stream, rescheduled each heartbeat period, nudges the sink after
-        # `heartbeat` seconds without a frame (a timeout around each take cost 12 µs a frame).
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        heartbeat = max(heartbeat, 0.1)  # a zero setting would spin
-
-        def check() -> None:
-            nonlocal timer
-            quiet = loop.time() - last
-            if quiet >= heartbeat:
-                sink.nudge()
-                quiet = 0.0
-            timer = loop.call_later(heartbeat - quiet, check)
-
-        timer = loop.call_later(heartbeat, check)
+    async def _frames(self, sink: Sink, heartbeat: float) -> AsyncIterator[bytes]:
+        framing = self.framing
+        yield framing.opening
         try:
-            while True:
-                try:
-                    items = await sink.take()
-                except SinkClosed as closed:
-                    yield _close_frame(closed.closing)
-                    return
-                last = loop.time()
-                if not items:
-                    yield b": heartbeat\n\n"
-                else:
-                    yield b"".join(change.sse_frame() for _sub, change in items)
-        finally:
-            timer.cancel()
-
+            async with deliveries(sink, heartbeat) as batches:
+                async for items in batches:
+                    if not items:
+                        yield framing.heartbeat
+                    else:
+                        yield b"".join(framing.change(change) for _sub, change in items)
+        except SinkClosed as closed:
+            yield framing.closing(closed.closing)

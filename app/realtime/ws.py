@@ -22,7 +22,6 @@ import contextlib
 import logging
 from typing import Any
 
-import anyio
 import orjson
 from starlette.websockets import WebSocket
 
@@ -33,7 +32,7 @@ from app.ids import is_identity
 from app.logs import redact_query
 from app.realtime import filters
 from app.realtime.fanout import Fanout
-from app.realtime.sink import Sink, SinkClosed, Subscription, reconfirm
+from app.realtime.sink import Sink, SinkClosed, Subscription, reconfirm, serve
 from app.realtime.sse import parse_since
 from app.validation import Body
 
@@ -124,24 +123,7 @@ class _Socket:
 
     async def run(self) -> None:
         try:
-            async with anyio.create_task_group() as tasks:
-
-                async def read() -> None:
-                    await self._read()
-                    tasks.cancel_scope.cancel()
-
-                async def write() -> None:
-                    await self._write()
-                    tasks.cancel_scope.cancel()
-
-                async def cut_after_close() -> None:
-                    closing = await self.sink.wait_closed()
-                    await anyio.sleep(closing.grace)
-                    tasks.cancel_scope.cancel()
-
-                tasks.start_soon(read)
-                tasks.start_soon(write)
-                tasks.start_soon(cut_after_close)
+            await serve(self.sink, self._read, self._write)
         finally:
             for task in self.catch_ups.values():
                 task.cancel()

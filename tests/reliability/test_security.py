@@ -23,7 +23,10 @@ from tests.conftest import auth, create_user
 PUBLIC = {("get", "/health"), ("get", "/ready"), ("get", "/openapi.json"), ("get", "/"),
           ("get", "/static/{name}"), ("post", "/login")}
 OPERATOR = re.compile(r"^/system/")
-SUBSCRIPTIONS = {("get", "/stream"), ("get", "/ws")}
+SUBSCRIPTIONS = {("get", "/stream"), ("get", "/ws"),
+                 # Plex's notification streams: tests/test_compat_plex_notifications.py.
+                 ("get", "/compat/plex/:/eventsource/notifications"),
+                 ("get", "/compat/plex/:/websockets/notifications")}
 # Admin API: a session only, whatever a token's rights (API.md §4).
 SESSION_ONLY = {
     ("post", "/logout"), ("get", "/user-info"), ("put", "/user-info"),
