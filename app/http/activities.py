@@ -26,6 +26,7 @@ from app.http.auth import Principal, authenticate, meta
 from app.http.data_access import channel_for
 from app.http.responses import JSONResponse, json
 from app.http.system import check_operator
+from app.ids import uuid_id
 from app.transaction import Tx
 from app.validation import Query, read_json
 
@@ -54,10 +55,7 @@ def unknown_activity(activity_id: str) -> ApiError:
 
 
 def _uuid(text: str) -> UUID | None:
-    try:
-        return UUID(text)
-    except ValueError:
-        return None
+    return uuid_id(text)
 
 
 async def _find(request: Request, principal: Principal) -> tuple[dict[str, Any], UUID | None]:

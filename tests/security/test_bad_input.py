@@ -140,14 +140,6 @@ def _deep_json(body: dict[str, Any], depth: int) -> bytes:
     return rest[:-1] + (b"," if len(rest) > 2 else b"") + b'"clientData":' + inner + b"}"
 
 
-async def test_a_deep_value_of_a_get_form_is_400(client, world) -> None:
-    value = "[" * 300 + "]" * 300
-    r = await client.get("/work/events/record", params={"valueType": "note:txt",
-                                                        "value": value},
-                         headers=auth(world["session"]))
-    assert_error(r, 400)
-
-
 # --- NUL bytes in paths and query strings ----------------------------------------------------
 
 
