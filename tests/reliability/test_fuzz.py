@@ -21,13 +21,18 @@ from hypothesis.errors import Unsatisfiable
 from tests.conftest import auth, create_user
 
 schemathesis = pytest.importorskip("schemathesis")
+from schemathesis.core.failures import FailureGroup  # noqa: E402 - after the skip
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    allow_header_conformance,
+    response_schema_conformance,
+)
 
 REQUEST_TIMEOUT = 10  # seconds: an answer slower than this is a hang
 # Not fuzzed: endless streams (covered by the realtime tests) and ending our own session.
 SKIP = {("GET", "/stream"), ("GET", "/ws"), ("POST", "/logout"), ("POST", "/change-password")}
 
 
-def _problem(response: Any) -> str | None:
+def _problem(case: Any, response: Any) -> str | None:
     if response.status_code >= 500:
         return f"{response.status_code} {response.text[:300]}"
     if response.status_code >= 400:
@@ -38,6 +43,13 @@ def _problem(response: Any) -> str | None:
             assert set(error) <= {"id", "message", "data", "subErrors"}
         except Exception:
             return f"{response.status_code} not in the error shape: {response.text[:300]}"
+        # The whole body as `/openapi.json` declares it for that answer (a dialect's own error
+        # schema included), and a 405's `Allow` naming the methods the path has.
+        try:
+            case.validate_response(response, checks=[response_schema_conformance,
+                                                     allow_header_conformance])
+        except FailureGroup as failures:
+            return f"{response.status_code} not as declared: {failures.exceptions[0]}"[:600]
     return None
 
 
@@ -75,7 +87,7 @@ async def _fuzz(start_server, total: int) -> None:
                 problems.append(f"{label}: {type(exc).__name__} {exc}"[:300])
                 return
             sent[label] += 1
-            if problem := _problem(response):
+            if problem := _problem(case, response):
                 problems.append(f"{label} {case.path_parameters} {case.query}: {problem}")
 
         # Unsatisfiable: nothing invalid can be made for an operation that takes no input.
