@@ -168,6 +168,8 @@ BATCH_EVENT = obj(["clientId"], **{k: v for k, v in EVENT_FIELDS.items()})
 
 ERROR_RESPONSE = {"description": "an error (API.md §1)",
                   "content": {"application/json": {"schema": ref("Error")}}}
+# Answered by the router and the outermost middleware, in the native error shape on any path.
+BEFORE_ROUTES = {"405", "413", "500", "503"}
 COMMON_ERRORS = {
     "400": ERROR_RESPONSE, "401": ERROR_RESPONSE, "403": ERROR_RESPONSE, "404": ERROR_RESPONSE,
     "405": ERROR_RESPONSE, "413": ERROR_RESPONSE, "429": ERROR_RESPONSE, "503": ERROR_RESPONSE,
@@ -207,16 +209,18 @@ def op(
     auth: str | None = "credential",
     error: str = "Error",
 ) -> Schema:
-    """An operation; its errors answer with the schema named `error` (a dialect's own)."""
-    error_response = ERROR_RESPONSE if error == "Error" else {
-        "description": f"an error (API.md §1), as {error}",
-        "content": {"application/json": {"schema": ref(error)}}}
-    all_responses = {**COMMON_ERRORS, **responses, "500": ERROR_RESPONSE}
+    """An operation; the errors its route answers have the schema named `error` (a dialect's
+    own), those answered before or around it (`BEFORE_ROUTES`) the native one."""
+    error_response = {"description": f"an error (API.md §1), as {error}",
+                      "content": {"application/json": {"schema": ref(error)}}}
     operation: Schema = {
         "summary": summary,
         "tags": [tag],
-        "responses": {status: error_response if response is ERROR_RESPONSE else response
-                      for status, response in all_responses.items()},
+        "responses": {
+            status: error_response if response is ERROR_RESPONSE and error != "Error"
+            and status not in BEFORE_ROUTES else response
+            for status, response in {**COMMON_ERRORS, **responses, "500": ERROR_RESPONSE}.items()
+        },
     }
     if params:
         operation["parameters"] = params
