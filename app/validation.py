@@ -41,8 +41,9 @@ _INTEGER = re.compile(r"-?[0-9]+")
 
 
 def parse_json(raw: bytes, what: str = "The body") -> Any:
-    """`raw` parsed, or 400 `INVALID_REQUEST_STRUCTURE` naming `what` when it is not JSON, holds
-    a NUL character or nests deeper than `MAX_DEPTH`."""
+    """`raw` parsed, or 400 naming `what` when it is not JSON or nests deeper than `MAX_DEPTH`
+    (`INVALID_REQUEST_STRUCTURE`), or holds a NUL character (`INVALID_PARAMETERS_FORMAT`
+    naming the fields that hold it)."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -50,10 +51,40 @@ def parse_json(raw: bytes, what: str = "The body") -> Any:
             raise _too_deep(what) from None
         raise invalid_structure(f"{what} is not valid JSON: {exc.msg}") from None
     if _NUL_ESCAPE.search(raw):
-        raise invalid_structure(f"{what} may not hold NUL characters (\\u0000)")
+        raise _holds_nul(what, value)
     if _nests_deeper(value, MAX_DEPTH):
         raise _too_deep(what)
     return value
+
+
+def _holds_nul(what: str, value: Any) -> ApiError:
+    """The refusal of a document holding a NUL: naming the fields of an object that hold one
+    (in their value, at any depth, or in their own name), like any other bad field."""
+    fields = [
+        key.replace("\x00", "\\0")
+        for key, item in (value.items() if isinstance(value, dict) else ())
+        if "\x00" in key or _nul_inside(item)
+    ]
+    if not fields:
+        return invalid_structure(f"{what} may not hold NUL characters (\\u0000)")
+    return invalid_parameters(
+        [sub_error(field, f"{field!r} may not hold NUL characters (\\u0000)") for field in fields]
+    )
+
+
+def _nul_inside(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _too_deep(what: str) -> ApiError:

@@ -62,7 +62,9 @@ def _error(exc: ApiError) -> Response:
     body: dict[str, Any] = exc.body()
     if exc.sub_errors:
         for sub in exc.sub_errors:
-            body.setdefault(sub["data"]["param"], []).append(sub["message"])
+            messages = body.setdefault(sub["data"]["param"], [])
+            if isinstance(messages, list):  # a field named `error` keeps the native error
+                messages.append(sub["message"])
     else:
         body["detail"] = exc.message
     return json(body, status=exc.status, headers=exc.headers)

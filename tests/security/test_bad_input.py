@@ -56,7 +56,9 @@ async def world(client: httpx.AsyncClient, session: str) -> dict[str, str]:
     r = await client.post("/work/events", json={"folderId": "projects", "comment": "x"},
                           headers=headers)
     assert r.status_code == 201, r.text
-    return {"session": session, "event": r.json()["id"]}
+    event = r.json()["id"]
+    r = await client.get("/user-activity", headers=headers)
+    return {"session": session, "event": event, "entry": r.json()[0]["id"]}
 
 
 # --- NUL characters in JSON strings --------------------------------------------------------
@@ -80,12 +82,18 @@ NUL_BODIES = {
     "batch item clientData": ("POST", "/work/events/batch", {"events": [
         {"clientId": "c1", "time": 1_700_000_000, "clientData": {f"k{NUL}": 1}}]}),
     "token name": ("POST", "/tokens", {"name": f"phone{NUL}", "permissions": []}),
+    "feed text": ("PUT", "/user-activity/{entry}", {"text": f"a{NUL}"}),
+    "AISquare text": ("PUT", "/compat/aisquare/api/v1/activity/{entry}/", {"text": f"a{NUL}"}),
+    "AISquare field named error": ("PUT", "/compat/aisquare/api/v1/activity/{entry}/",
+                                   {"text": "t", "error": NUL, "detail": NUL}),
+    "Pieces update": ("POST", "/compat/pieces/activity/update", {"id": "{entry}", "x": NUL}),
 }
 
 
 @pytest.mark.parametrize("case", NUL_BODIES, ids=list(NUL_BODIES))
 async def test_nul_in_any_json_string_is_400(client, world, case) -> None:
     method, path, body = NUL_BODIES[case]
+    body = orjson.loads(orjson.dumps(body).replace(b"{entry}", world["entry"].encode()))
     r = await client.request(method, path.format(**world), json=body,
                              headers=auth(world["session"]))
     assert_error(r, 400)
