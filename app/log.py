@@ -158,6 +158,16 @@ async def read_after(
     return [_from_row(r) for r in rows]
 
 
+async def newest(conn: asyncpg.Connection) -> Cursor:
+    """The cursor of the newest committed record, readable by followers yet or not (START for
+    an empty log). No id a stream hands out is beyond it."""
+    row = await conn.fetchrow(
+        """SELECT tx_id::text AS tx_id, position FROM event_log
+           ORDER BY event_log.tx_id DESC, event_log.position DESC LIMIT 1"""
+    )
+    return START if row is None else Cursor(int(row["tx_id"]), row["position"])
+
+
 async def head(conn: asyncpg.Connection) -> Cursor:
     """The cursor of the newest record a follower could read now (START for an empty log)."""
     row = await conn.fetchrow(

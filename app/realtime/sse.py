@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import asyncpg
 import orjson
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
+from app import log as event_log
 from app.errors import ApiError, invalid_parameter
 from app.http.auth import Principal, authenticate
 from app.http.responses import error
@@ -34,21 +36,22 @@ RETRY_MS = 2000  # how long a browser waits before reconnecting
 SHUTDOWN_GRACE = 2.0  # how long sse-starlette lets a stream end by itself on shutdown
 
 
-async def resume_position(fanout: Fanout, value: str | None, param: str) -> Cursor | None:
+async def resume_position(pool: asyncpg.Pool, value: str | None, param: str) -> Cursor | None:
     """A resume position given by a client; 400 if it is not one this server hands out.
 
-    Checked before any subscription exists: a position past the log's head would give a stream
-    that never delivers (every change to come is "older"), and one past int64 used to fail only
-    in the catch-up's query, after the 200 (or closing a whole WebSocket). Every id a stream
-    sends is at or before the head, which only moves forward."""
+    Checked before any subscription exists: a position past the log's newest record would give
+    a stream that never delivers (every change to come is "older"), and one past int64 used to
+    fail only in the catch-up's query, after the 200 (or closing a whole WebSocket). Every id a
+    stream sends names a committed record, so it is never beyond the newest."""
     if value is None or not value.strip():
         return None
     try:
         since = Cursor.parse(value)
     except ValueError:
         raise invalid_parameter(param, f"{param} must be an id received from a stream") from None
-    if since > await fanout.now():
-        raise invalid_parameter(param, f"{param} is beyond the newest change of the log")
+    async with pool.acquire() as conn:
+        if since > await event_log.newest(conn):
+            raise invalid_parameter(param, f"{param} is beyond the newest change of the log")
     return since
 
 
@@ -61,12 +64,12 @@ async def stream(request: Request) -> Any:
     last_id = query.text("lastEventId")
     query.done()
     filt = filters.parse(channels, folders, activities)
-    fanout: Fanout = request.app.state.fanout
+    pool = request.app.state.pool
     header = request.headers.get("last-event-id")
     if header is not None and header.strip():
-        since = await resume_position(fanout, header, "Last-Event-ID")
+        since = await resume_position(pool, header, "Last-Event-ID")
     else:
-        since = await resume_position(fanout, last_id, "lastEventId")
+        since = await resume_position(pool, last_id, "lastEventId")
     async with request.app.state.pool.acquire() as conn:
         await filters.check_targets(conn, principal, filt)
     return EventStream(request, principal, filt, since)

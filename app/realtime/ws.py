@@ -231,7 +231,7 @@ class _Socket:
         folders = _ids(body, "folder")
         body.done()
         filt = filters.parse(channels, folders, activities)
-        since = await resume_position(self.fanout, since_text, "since")
+        since = await resume_position(self.websocket.app.state.pool, since_text, "since")
         if key is not None and key in self.sink.subscriptions:
             raise invalid_parameter("subscription", f"the subscription {key!r} exists")
         if len(self.sink.subscriptions) >= MAX_SUBSCRIPTIONS:
