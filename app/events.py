@@ -139,11 +139,11 @@ def _value(body: Body, *, nullable: bool) -> Any:
     if set(raw) != {"type", "value"}:
         return body.fail("value", "'value' must be {type, value} and nothing else")
     kind, content = raw["type"], raw["value"]
-    if not isinstance(kind, str) or not VALUE_TYPE.match(kind):
+    if not isinstance(kind, str) or not VALUE_TYPE.fullmatch(kind):
         return body.fail("value", "'value.type' must be '{type}:{unit}', like 'mass:kg'")
     if isinstance(content, float) and not math.isfinite(content):
         return body.fail("value", "'value.value' must be a finite number")
-    if isinstance(content, str) and (len(content) > MAX_VALUE_TEXT or "\x00" in content):
+    if isinstance(content, str) and len(content) > MAX_VALUE_TEXT:
         return body.fail("value", f"'value.value' may hold at most {MAX_VALUE_TEXT} characters")
     if content is not None and not isinstance(content, bool | int | float | str):
         return body.fail("value", "'value.value' must be a boolean, number, string or null")
@@ -156,9 +156,7 @@ def _tags(body: Body) -> Any:
         return raw
     tags: list[str] = []
     for tag in raw:
-        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG_LENGTH or (
-            "\x00" in tag
-        ):
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG_LENGTH:
             return body.fail("tags", f"each tag must be a non-blank string of at most "
                                      f"{MAX_TAG_LENGTH} characters")
         tag = tag.strip()

@@ -6,7 +6,11 @@ import re
 import secrets
 from uuid import UUID
 
+# Always `fullmatch`ed: `match` lets `$` end before a trailing newline (`"work\n"`).
 IDENTITY = re.compile(r"^[a-zA-Z0-9._-]{1,100}$")
+# A number in a path (a feed entry id): ASCII digits only. `str.isdigit` also takes `²` (which
+# `int` refuses) and `٣` (which `int` reads as 3).
+_NUMBER = re.compile(r"[0-9]{1,18}")
 
 # First segments of this API's routes (and their neighbours), which a channel id would shadow.
 RESERVED_CHANNEL_IDS = frozenset(
@@ -53,7 +57,22 @@ def new_id() -> str:
 
 
 def is_identity(value: object) -> bool:
-    return isinstance(value, str) and IDENTITY.match(value) is not None
+    return isinstance(value, str) and IDENTITY.fullmatch(value) is not None
+
+
+def number_id(raw: str) -> int | None:
+    """The number a path segment names (ASCII digits, at most 18), or None."""
+    return int(raw) if _NUMBER.fullmatch(raw) else None
+
+
+def uuid_id(raw: str) -> UUID | None:
+    """The UUID a client gives (in ASCII: `UUID` also reads Unicode digits), or None."""
+    if not raw.isascii():
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        return None
 
 
 # Stream names. Everything a user owns starts with their id, the key we would shard by.

@@ -20,7 +20,10 @@ class ConcurrencyConflict(Exception):
     """Another writer appended to the stream first; the command is retried from the start."""
 
 
-_CURSOR_FORMAT = re.compile(r"^(\d{1,20})\.(\d{1,20})$")
+# ASCII digits (`\\d` also takes Unicode ones); both parts fit PostgreSQL's bigint (positions;
+# transaction ids are xid8, which never reach 2^63 either).
+_CURSOR_FORMAT = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})")
+_INT64_MAX = 2**63 - 1
 
 
 class Cursor(NamedTuple):
@@ -39,8 +42,8 @@ class Cursor(NamedTuple):
     @classmethod
     def parse(cls, text: str) -> Cursor:
         """Reads the `"<tx_id>.<position>"` form sent to subscribers; ValueError if malformed."""
-        match = _CURSOR_FORMAT.match(text.strip())
-        if not match:
+        match = _CURSOR_FORMAT.fullmatch(text.strip())
+        if not match or max(int(match.group(1)), int(match.group(2))) > _INT64_MAX:
             raise ValueError(f"not a log cursor: {text!r}")
         return cls(int(match.group(1)), int(match.group(2)))
 
@@ -153,6 +156,16 @@ async def read_after(
         limit,
     )
     return [_from_row(r) for r in rows]
+
+
+async def newest(conn: asyncpg.Connection) -> Cursor:
+    """The cursor of the newest committed record, readable by followers yet or not (START for
+    an empty log). No id a stream hands out is beyond it."""
+    row = await conn.fetchrow(
+        """SELECT tx_id::text AS tx_id, position FROM event_log
+           ORDER BY event_log.tx_id DESC, event_log.position DESC LIMIT 1"""
+    )
+    return START if row is None else Cursor(int(row["tx_id"]), row["position"])
 
 
 async def head(conn: asyncpg.Connection) -> Cursor:

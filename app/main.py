@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from app import activities as activities_service
 from app import compat, db, file_gc, openapi, realtime
@@ -58,7 +58,26 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     error_id, message = _HTTP_ERRORS.get(exc.status_code, ("INVALID_REQUEST", str(exc.detail)))
-    return error(ApiError(exc.status_code, error_id, message, headers=exc.headers))
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return error(ApiError(exc.status_code, error_id, message, headers=headers))
+
+
+_METHOD_RANK = {m: i for i, m in enumerate(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"))}
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on the request's path. Starlette's own 405 names only the
+    first route that matched the path, while a path is often served by several (`GET` and
+    `POST /channels` are two routes)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods, key=lambda m: (_METHOD_RANK.get(m, len(_METHOD_RANK)), m))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -51,19 +51,32 @@ NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 255}
 CLIENT_DATA: Schema = {"type": "object", "description": "free JSON object, merged on update"}
 LEVEL: Schema = {"type": "string", "enum": ["read-only", "events-write", "manage"]}
 
+ERROR_OBJECT = obj(
+    ["id", "message"],
+    strict=False,
+    id={"type": "string", "pattern": "^[A-Z_]+$"},
+    message={"type": "string"},
+    data={},
+    subErrors=array(obj(["id", "message"], strict=False, id={"type": "string"},
+                        message={"type": "string"}, data={"type": "object"})),
+)
+
 SCHEMAS: dict[str, Schema] = {
-    "Error": obj(
+    "Error": obj(["error"], error=ERROR_OBJECT),
+    # The dialects answer the native error with their clients' own keys beside it (not on the
+    # answers made before routing: 405, 413, 503).
+    "PlexError": obj(
         ["error"],
-        error=obj(
-            ["id", "message"],
-            strict=False,
-            id={"type": "string", "pattern": "^[A-Z_]+$"},
-            message={"type": "string"},
-            data={},
-            subErrors=array(obj(["id", "message"], strict=False, id={"type": "string"},
-                                message={"type": "string"}, data={"type": "object"})),
-        ),
+        error=ERROR_OBJECT,
+        errors=array(obj(["code", "message", "status"], code={"type": "integer"},
+                         message={"type": "string"}, status={"type": "integer"})),
     ),
+    "AISquareError": {
+        **obj(["error"], strict=False, error=ERROR_OBJECT, detail={"type": "string"}),
+        "description": "Django REST framework's keys: `detail`, or the messages of each "
+                       "offending field under its name",
+        "additionalProperties": array({"type": "string"}),
+    },
     "Created": obj(["id"], strict=False, id={"type": "string"},
                    stoppedId=nullable({"type": "string"})),
     "Channel": obj(
@@ -155,6 +168,8 @@ BATCH_EVENT = obj(["clientId"], **{k: v for k, v in EVENT_FIELDS.items()})
 
 ERROR_RESPONSE = {"description": "an error (API.md §1)",
                   "content": {"application/json": {"schema": ref("Error")}}}
+# Answered by the router and the outermost middleware, in the native error shape on any path.
+BEFORE_ROUTES = {"405", "413", "500", "503"}
 COMMON_ERRORS = {
     "400": ERROR_RESPONSE, "401": ERROR_RESPONSE, "403": ERROR_RESPONSE, "404": ERROR_RESPONSE,
     "405": ERROR_RESPONSE, "413": ERROR_RESPONSE, "429": ERROR_RESPONSE, "503": ERROR_RESPONSE,
@@ -200,11 +215,20 @@ def op(
     params: list[Schema] | None = None,
     request: Schema | None = None,
     auth: str | None = "credential",
+    error: str = "Error",
 ) -> Schema:
+    """An operation; the errors its route answers have the schema named `error` (a dialect's
+    own), those answered before or around it (`BEFORE_ROUTES`) the native one."""
+    error_response = {"description": f"an error (API.md §1), as {error}",
+                      "content": {"application/json": {"schema": ref(error)}}}
     operation: Schema = {
         "summary": summary,
         "tags": [tag],
-        "responses": {**COMMON_ERRORS, **responses, "500": ERROR_RESPONSE},
+        "responses": {
+            status: error_response if response is ERROR_RESPONSE and error != "Error"
+            and status not in BEFORE_ROUTES else response
+            for status, response in {**COMMON_ERRORS, **responses, "500": ERROR_RESPONSE}.items()
+        },
     }
     if params:
         operation["parameters"] = params
@@ -380,26 +404,27 @@ PATHS: dict[str, dict[str, Schema]] = {
     # -- compatibility dialects (app/compat; their errors answer in the dialect's own shape) ----
     "/compat/plex/": {"get": op(
         "Plex: the server's MediaContainer, as plexapi reads it on connecting", tag="compat",
-        auth="plex", responses=ok({"type": "object"}, media="application/xml"))},
+        auth="plex", error="PlexError", responses=ok({"type": "object"}, media="application/xml"))},
     "/compat/plex/activities": {"get": op(
         "Plex: activities as {MediaContainer: {size, Activity}} (JSON if accepted, else XML)",
-        tag="compat", auth="plex",
+        tag="compat", auth="plex", error="PlexError",
         responses={"200": {"description": "success", "content": {
             "application/json": {"schema": obj(["MediaContainer"], strict=False,
                                                 MediaContainer={"type": "object"})},
             "application/xml": {"schema": {"type": "string"}}}}})},
     "/compat/plex/activities/{activity}": {"delete": op(
         "Plex: cancel an activity (exactly 200, no body)", tag="compat", auth="plex",
+        error="PlexError",
         params=[path_param("activity")], responses={**ok(), "409": ERROR_RESPONSE})},
     "/compat/plex/:/eventsource/notifications": {"get": op(
         "Plex: activity notifications as Server-Sent Events (`event: activity`, data "
         "{NotificationContainer: {type, size, ActivityNotification: [{event, uuid, Activity}]}}; "
         "`event: ping` after silence); no resume", tag="compat", auth="plex",
-        params=[PLEX_FILTERS], responses=ok({"type": "string"}, media="text/event-stream"))},
+        error="PlexError", params=[PLEX_FILTERS], responses=ok({"type": "string"}, media="text/event-stream"))},
     "/compat/plex/:/websockets/notifications": {"get": op(
         "Plex: the same notifications over a WebSocket (an upgrade; one NotificationContainer "
         "a message, the client sends nothing); a refused handshake answers the HTTP error",
-        tag="compat", auth="plex", params=[PLEX_FILTERS],
+        tag="compat", auth="plex", error="PlexError", params=[PLEX_FILTERS],
         responses={"101": {"description": "switching protocols"}})},
     "/compat/pieces/activity/identifiers": {"get": op(
         "Pieces: the feed's entry ids, newest first, as {iterable: [{id}]}", tag="compat",
@@ -433,8 +458,10 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/compat/aisquare/api/v1/activity/{entry}/": {
         "get": op("AISquare Studio: one feed entry as a UserActivity", tag="compat",
+                  error="AISquareError",
                   params=[path_param("entry")], responses=ok({"type": "object"})),
         "put": op("AISquare Studio: change a UserActivity's text", tag="compat",
+                  error="AISquareError",
                   params=[path_param("entry")],
                   request=body(obj(["text"], strict=False, text=TEXT)),
                   responses=ok({"type": "object"})),

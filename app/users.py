@@ -37,7 +37,7 @@ async def create_user(
     admin: bool = False,
     meta: dict[str, Any],
 ) -> uuid.UUID:
-    if not USER_NAME.match(user_name):
+    if not USER_NAME.fullmatch(user_name):
         raise invalid_parameter(
             "userName", "A user name has 3 to 40 lower-case letters, digits or dashes"
         )

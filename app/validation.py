@@ -3,11 +3,17 @@
 Handlers declare what they read (`Body.text("name", required=True)`, ...) and call `done()`;
 the result is a 400 `INVALID_PARAMETERS_FORMAT` naming every offending parameter, or, for a
 body that is not a JSON object, `INVALID_REQUEST_STRUCTURE`.
+
+Every JSON the server reads (bodies, the `event` part of an upload, WebSocket messages) goes
+through `parse_json`, which refuses what no field may hold, once, at the edge: a NUL character
+anywhere (keys included) and nesting deeper than `MAX_DEPTH`. A NUL in a query string or a
+path never reaches a handler either (app/http/request_target.py).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,19 +29,93 @@ MAX_TEXT = 10_000
 # Sane bounds for timestamps (seconds since the epoch): year 1900 to year 2500.
 MIN_TIME = -2_208_988_800.0
 MAX_TIME = 16_725_225_600.0
+# Arrays and objects nest at most this deep in any JSON read (the document itself is level 1).
+# orjson writes at most 255 levels: clientData nested deeper was accepted, then failed to be
+# written (500). 64 leaves room for any real clientData.
+MAX_DEPTH = 64
+# A NUL in JSON text can only be the escape `\u0000` (raw control characters are invalid),
+# preceded by an even number of backslashes (after an odd number it is the text `u0000`).
+# PostgreSQL refuses NUL in text and in jsonb, keys included.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def parse_json(raw: bytes, what: str = "The body") -> Any:
+    """`raw` parsed, or 400 naming `what` when it is not JSON or nests deeper than `MAX_DEPTH`
+    (`INVALID_REQUEST_STRUCTURE`), or holds a NUL character (`INVALID_PARAMETERS_FORMAT`
+    naming the fields that hold it)."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if exc.msg.startswith("depth limit"):  # orjson's own limit, 1,024
+            raise _too_deep(what) from None
+        raise invalid_structure(f"{what} is not valid JSON: {exc.msg}") from None
+    if _NUL_ESCAPE.search(raw):
+        raise _holds_nul(what, value)
+    if _nests_deeper(value, MAX_DEPTH):
+        raise _too_deep(what)
+    return value
+
+
+def _holds_nul(what: str, value: Any) -> ApiError:
+    """The refusal of a document holding a NUL: naming the fields of an object that hold one
+    (in their value, at any depth, or in their own name), like any other bad field."""
+    fields = [
+        key.replace("\x00", "\\0")
+        for key, item in (value.items() if isinstance(value, dict) else ())
+        if "\x00" in key or _nul_inside(item)
+    ]
+    if not fields:
+        return invalid_structure(f"{what} may not hold NUL characters (\\u0000)")
+    return invalid_parameters(
+        [sub_error(field, f"{field!r} may not hold NUL characters (\\u0000)") for field in fields]
+    )
+
+
+def _nul_inside(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _too_deep(what: str) -> ApiError:
+    return invalid_structure(f"{what} may nest arrays and objects at most {MAX_DEPTH} levels deep")
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels deep. Level by level rather than
+    recursively: what orjson reads (1,024 levels) is deeper than Python's recursion limit."""
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
 
 
 async def read_json(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         return {}
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise invalid_structure(f"The body is not valid JSON: {exc.msg}") from None
+    return parse_json(raw)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A finite JSON number (`true` is an int to Python, not a number here)."""
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
@@ -103,8 +183,6 @@ class Body(_Reader):
             return self.fail(key, f"{key!r} must be a string")
         if not min_len <= len(value) <= max_len:
             return self.fail(key, f"{key!r} must have {min_len} to {max_len} characters")
-        if "\x00" in value:
-            return self.fail(key, f"{key!r} may not contain NUL characters")
         return value
 
     def name(self, key: str = "name", *, required: bool = False) -> Any:
@@ -118,7 +196,7 @@ class Body(_Reader):
         check, value = self._get(key, required, nullable)
         if not check:
             return value
-        if not isinstance(value, str) or not IDENTITY.match(value):
+        if not isinstance(value, str) or not IDENTITY.fullmatch(value):
             return self.fail(key, f"{key!r} must match {IDENTITY.pattern}")
         return value
 
@@ -140,7 +218,7 @@ class Body(_Reader):
         check, value = self._get(key, required, nullable)
         if not check:
             return value
-        if not _is_number(value):
+        if not is_number(value):
             return self.fail(key, f"{key!r} must be a number")
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             return self.fail(key, f"{key!r} is out of range")
@@ -178,7 +256,7 @@ class Query(_Reader):
         value = self.params.get(key)
         if value is None:
             return default
-        if "\x00" in value or len(value) > MAX_TEXT:
+        if len(value) > MAX_TEXT:
             return self.fail(key, f"{key!r} is not acceptable")
         if choices is not None and value not in choices:
             return self.fail(key, f"{key!r} must be one of {', '.join(choices)}")
@@ -201,7 +279,7 @@ class Query(_Reader):
         if value is None or value == "":
             return default
         try:
-            number = float(value)
+            number = ascii_float(value)
         except ValueError:
             return self.fail(key, f"{key!r} must be a number")
         if not math.isfinite(number) or not minimum <= number <= maximum:
@@ -213,11 +291,10 @@ class Query(_Reader):
         value = self.params.get(key)
         if value is None or value == "":
             return default
-        try:
-            number = int(value)
-        except ValueError:
+        if not _INTEGER.fullmatch(value):
             return self.fail(key, f"{key!r} must be an integer")
-        if not minimum <= number <= maximum:
+        number = int(value) if len(value) <= 20 else None  # longer: out of any range here
+        if number is None or not minimum <= number <= maximum:
             return self.fail(key, f"{key!r} must be between {minimum} and {maximum}")
         return number
 
@@ -227,10 +304,18 @@ class Query(_Reader):
         for raw in self.params.getlist(key):
             values.extend(part.strip() for part in raw.split(",") if part.strip())
         for value in values:
-            if "\x00" in value or len(value) > 1000:
+            if len(value) > 1000:
                 self.fail(key, f"{key!r} holds an unacceptable value")
                 return []
         return values
+
+
+def ascii_float(text: str) -> float:
+    """A number written with ASCII digits; ValueError otherwise (`float` also reads `٣` and
+    the other Unicode digits)."""
+    if not text.isascii():
+        raise ValueError(text)
+    return float(text)
 
 
 def require(condition: bool, error: ApiError) -> None:

@@ -37,7 +37,6 @@ import base64
 import re
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import orjson
 from starlette.requests import Request
@@ -49,6 +48,8 @@ from app.compat.common import activity_number, micros, rfc3339, visible_activiti
 from app.errors import invalid_parameter
 from app.http.auth import authenticate
 from app.http.responses import json
+from app.ids import uuid_id
+from app.validation import MAX_TIME, MIN_TIME, is_number
 
 PREFIX = "/compat/acronis/api/task_manager/v2"
 MAX_LIMIT = 1000
@@ -111,19 +112,26 @@ def acronis_activity(activity: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_time(param: str, text: str) -> float:
-    """RFC 3339, Unix seconds, or Unix nanoseconds (`...ns`), as seconds since the epoch."""
+    """RFC 3339, Unix seconds, or Unix nanoseconds (`...ns`), as seconds since the epoch, within
+    the times the native API accepts (the comparison is done in 64-bit microseconds)."""
     text = text.strip()
     try:
-        if text.endswith("ns") and text[:-2].isdigit():
-            return int(text[:-2]) / 1e9
-        if re.fullmatch(r"-?\d+(\.\d+)?", text):
-            return float(text)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        if moment.tzinfo is None:
+        if not text.isascii():  # `\\d`, `isdigit` and `float` take Unicode digits too
             raise ValueError(text)
-        return moment.timestamp()
-    except ValueError:
+        if re.fullmatch(r"[0-9]+ns", text):
+            seconds = int(text[:-2]) / 1e9
+        elif re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text):
+            seconds = float(text)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            if moment.tzinfo is None:
+                raise ValueError(text)
+            seconds = moment.timestamp()
+    except (ValueError, OverflowError):
         raise invalid_parameter(param, f"{param}: {text!r} is not an RFC 3339 time") from None
+    if not MIN_TIME <= seconds <= MAX_TIME:
+        raise invalid_parameter(param, f"{param}: {text!r} is out of range")
+    return seconds
 
 
 def _values(params: dict[str, list[str]], name: str, choices: dict[str, list[str]] | None
@@ -161,10 +169,9 @@ def _query(params: dict[str, list[str]]) -> tuple[list[str], list[Any], str, boo
         conditions.append(f"a.type = ANY({arg(types)}::text[])")
     uuids = _values(params, "uuid", None)
     if uuids is not None:
-        try:
-            ids = [UUID(u) for u in uuids]
-        except ValueError:
-            raise invalid_parameter("uuid", "uuid must hold activity ids") from None
+        ids = [uuid_id(u) for u in uuids]
+        if None in ids:
+            raise invalid_parameter("uuid", "uuid must hold activity ids")
         conditions.append(f"a.activity_id = ANY({arg(ids)}::uuid[])")
     for name, column in TIMES.items():
         for raw in params.get(name, []):
@@ -194,14 +201,23 @@ def _token(query: dict[str, list[str]], key: list[Any]) -> str:
 
 
 def _untoken(token: str) -> tuple[dict[str, list[str]], list[Any]]:
+    """The query and the key (sort value, activity id) `_token` wrote. A client may send any
+    text: anything that is not exactly that shape is 400, never a value the query chokes on."""
     try:
         data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         query, key = data["q"], data["k"]
-        if not (isinstance(query, dict) and isinstance(key, list) and len(key) == 2):
+        if not (isinstance(query, dict) and all(
+            name in (*_FILTERS, "order") and isinstance(values, list)
+            and all(isinstance(v, str) for v in values)
+            for name, values in query.items()
+        )):
             raise ValueError(token)
-        UUID(key[1])
-        return {str(k): [str(v) for v in vs] for k, vs in query.items()}, key
-    except (ValueError, KeyError, TypeError, AttributeError, orjson.JSONDecodeError):
+        value, activity = key
+        activity_id = uuid_id(activity) if isinstance(activity, str) else None
+        if not is_number(value) or activity_id is None:
+            raise ValueError(token)
+        return query, [float(value), activity_id]
+    except (ValueError, KeyError, TypeError):  # binascii.Error and JSONDecodeError included
         raise invalid_parameter("after", "after is not a page token of this list") from None
 
 
@@ -212,7 +228,7 @@ async def list_activities(request: Request) -> Response:
     if unknown:
         raise invalid_parameter(sorted(unknown)[0], "unknown query parameter")
     limit_text = request.query_params.get("limit") or str(DEFAULT_LIMIT)
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+    if not re.fullmatch(r"[0-9]{1,4}", limit_text) or not 1 <= int(limit_text) <= MAX_LIMIT:
         raise invalid_parameter("limit", f"limit must be between 1 and {MAX_LIMIT}")
     limit = int(limit_text)
     after = request.query_params.get("after")
@@ -228,7 +244,7 @@ async def list_activities(request: Request) -> Response:
     direction = "DESC" if descending else "ASC"
     if key is not None:
         n = len(args) + 2
-        args += [float(key[0]), UUID(key[1])]
+        args += key
         conditions.append(f"({sort}, a.activity_id) {'<' if descending else '>'} "
                           f"(${n}::float8, ${n + 1}::uuid)")
     rows = await visible_activities(request, principal, conditions, args,

@@ -37,7 +37,6 @@ from starlette.routing import Route
 
 from app.compat.common import (
     change_entry,
-    entry_number,
     feed_entry,
     feed_principal,
     renders_errors,
@@ -48,6 +47,7 @@ from app.errors import ApiError, invalid_parameter
 from app.http.auth import Principal
 from app.http.feed import MAX_TEXT
 from app.http.responses import json
+from app.ids import number_id
 from app.validation import read_json
 
 PREFIX = "/compat/aisquare/api/v1"
@@ -62,7 +62,9 @@ def _error(exc: ApiError) -> Response:
     body: dict[str, Any] = exc.body()
     if exc.sub_errors:
         for sub in exc.sub_errors:
-            body.setdefault(sub["data"]["param"], []).append(sub["message"])
+            messages = body.setdefault(sub["data"]["param"], [])
+            if isinstance(messages, list):  # a field named `error` keeps the native error
+                messages.append(sub["message"])
     else:
         body["detail"] = exc.message
     return json(body, status=exc.status, headers=exc.headers)
@@ -88,7 +90,7 @@ def user_activity(entry: dict[str, Any], user_id: uuid.UUID, user_name: str | No
 
 
 def _entry_id(request: Request) -> int:
-    number = entry_number(request.path_params["entry"])
+    number = number_id(request.path_params["entry"])
     if number is None:
         raise ApiError(404, "UNKNOWN_RESOURCE", "Not found.")
     return number

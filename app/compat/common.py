@@ -145,11 +145,6 @@ async def change_entry(request: Request, principal: Principal, entry_id: int,
     return orjson.loads(bytes(response.body))
 
 
-def entry_number(raw: str) -> int | None:
-    """A feed entry id from a path (digits), or None when it cannot be one."""
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
-
-
 async def user_profile(request: Request, user_id: uuid.UUID) -> dict[str, Any]:
     async with request.app.state.pool.acquire() as conn:
         row = await conn.fetchrow(

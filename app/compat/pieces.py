@@ -37,7 +37,6 @@ from starlette.routing import Route
 
 from app.compat.common import (
     change_entry,
-    entry_number,
     feed_entry,
     feed_principal,
     renders_errors,
@@ -48,6 +47,7 @@ from app.compat.common import (
 from app.errors import ApiError, invalid_parameter, invalid_structure
 from app.http.auth import Principal
 from app.http.responses import json
+from app.ids import number_id
 from app.validation import read_json
 
 PREFIX = "/compat/pieces"
@@ -114,7 +114,7 @@ async def _answer(request: Request, principal: Principal, entry: dict[str, Any])
 
 
 def _entry_id(raw: Any) -> int:
-    number = entry_number(raw) if isinstance(raw, str) else None
+    number = number_id(raw) if isinstance(raw, str) else None
     if number is None:
         raise ApiError(404, "UNKNOWN_RESOURCE", f"Unknown activity {raw!r}")
     return number

@@ -27,6 +27,7 @@ from app.http.auth import Principal, authenticate, meta
 from app.http.data_access import channel_for
 from app.http.responses import JSONResponse, json
 from app.http.system import check_operator
+from app.ids import uuid_id
 from app.transaction import Tx
 from app.validation import Query, read_json
 
@@ -38,10 +39,7 @@ def unknown_activity(activity_id: str) -> ApiError:
 
 
 def _uuid(text: str) -> UUID | None:
-    try:
-        return UUID(text)
-    except ValueError:
-        return None
+    return uuid_id(text)
 
 
 async def _find(

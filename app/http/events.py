@@ -61,7 +61,7 @@ from app.http.responses import JSONResponse, json
 from app.http.uploads import Upload, is_multipart, read_event_upload
 from app.ids import channel_stream, new_id
 from app.permissions import EVENTS_WRITE, READ
-from app.validation import MISSING, Body, Query, read_json
+from app.validation import MISSING, Body, Query, ascii_float, read_json
 
 DAY = 24 * 60 * 60
 DEFAULT_LIMIT = 20
@@ -462,7 +462,7 @@ def _query_body(request: Request) -> dict[str, Any]:
             continue
         if key in ("time", "duration"):
             try:
-                data[key] = float(raw)
+                data[key] = ascii_float(raw)
             except ValueError:
                 data[key] = raw  # refused, by name, by the body's reader
         elif key == "tags":
@@ -580,7 +580,7 @@ def _event_query(request: Request) -> EventQuery:
     limit = q.integer("limit", default=None, minimum=0, maximum=MAX_LIMIT)
     types = q.many("types")
     for value in types:
-        if not TYPE_FILTER.match(value):
+        if not TYPE_FILTER.fullmatch(value):
             q.fail("types", "each of 'types' must be '{type}:{unit}' or '{type}:*'")
             break
     tags = q.many("tags")

@@ -20,7 +20,7 @@ from app import transaction
 from app.errors import ApiError, forbidden
 from app.http.auth import Principal, authenticate, meta
 from app.http.responses import JSONResponse, json
-from app.ids import user_stream
+from app.ids import number_id, user_stream
 from app.transaction import Tx
 from app.validation import Body, Query, read_json
 
@@ -65,9 +65,10 @@ async def feed_caller(request: Request) -> Principal:
 
 def _entry_id(request: Request) -> int:
     raw = request.path_params["entry"]
-    if not raw.isdigit() or len(raw) > 18:
+    entry_id = number_id(raw)
+    if entry_id is None:
         raise _unknown(raw)
-    return int(raw)
+    return entry_id
 
 
 def _unknown(raw: str) -> ApiError:

@@ -13,6 +13,7 @@ import asyncpg
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import ApiError
+from app.http import request_target
 from app.http.responses import error
 from app.logs import redact_query, request_id
 
@@ -23,7 +24,9 @@ _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 # Response headers scripts of any origin may read (API.md §1, CORS). The CORS middleware sends
 # them on every answer it sees; the answers made here, outside it, send them too.
-EXPOSED_HEADERS = ("Server-Time", "X-Activity", "X-Plex-Activity", "Location", "X-Request-Id")
+EXPOSED_HEADERS = (
+    "Server-Time", "X-Activity", "X-Plex-Activity", "Location", "X-Request-Id", "Retry-After"
+)
 
 
 class BodyTooLarge(Exception):
@@ -111,7 +114,11 @@ class ServerMiddleware:
         try:
             if declared > limit:
                 raise BodyTooLarge()
+            if refused := request_target.refusal(scope):
+                raise refused
             await self.app(scope, receive_wrapper, send_wrapper)
+        except ApiError as exc:  # only ours: the application answers its own
+            await self._fail(send_wrapper, state, exc)
         except BodyTooLarge:
             await self._fail(
                 send_wrapper,

@@ -41,7 +41,7 @@ _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
 
 def _read(name: str) -> bytes | None:
     """The bytes of `app/static/<name>`, or None if there is no such file."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         return None
     entry = resources.files("app").joinpath("static", name)
     if not entry.is_file():

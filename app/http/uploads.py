@@ -34,7 +34,6 @@ from typing import Any
 
 import anyio.to_thread
 import asyncpg
-import orjson
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
@@ -43,7 +42,7 @@ from app import file_gc
 from app.attachments import DEFAULT_TYPE, file_name_problem, media_type_problem
 from app.errors import ApiError, invalid_parameter, invalid_structure
 from app.files import Blob, BlobWriter, FileStore, store_of
-from app.validation import MISSING
+from app.validation import MISSING, parse_json
 
 MAX_FILES = 100
 EVENT_PART = "event"
@@ -272,10 +271,8 @@ class _Reader:
             blob = await part.writer.finish()
             self.upload.files.append(StoredFile(part.file_name, part.type, blob, part.writer.path))
         elif part.data is not None:
-            try:
-                self.upload.event = orjson.loads(bytes(part.data)) if part.data.strip() else {}
-            except orjson.JSONDecodeError as exc:
-                raise invalid_structure(f"The {EVENT_PART!r} part is not JSON: {exc.msg}") from None
+            raw = bytes(part.data)
+            self.upload.event = parse_json(raw, f"The {EVENT_PART!r} part") if raw.strip() else {}
 
 
 _PARAM = re.compile(rb';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import asyncpg
 import orjson
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from app import log as event_log
 from app.errors import ApiError, invalid_parameter
 from app.http.auth import Principal, authenticate
 from app.http.responses import error
@@ -47,14 +49,23 @@ RETRY_MS = 2000  # how long a browser waits before reconnecting
 SHUTDOWN_GRACE = 2.0  # how long sse-starlette lets a stream end by itself on shutdown
 
 
-def parse_since(value: str | None, param: str) -> Cursor | None:
-    """A resume position given by a client; 400 if it is not one this server hands out."""
+async def resume_position(pool: asyncpg.Pool, value: str | None, param: str) -> Cursor | None:
+    """A resume position given by a client; 400 if it is not one this server hands out.
+
+    Checked before any subscription exists: a position past the log's newest record would give
+    a stream that never delivers (every change to come is "older"), and one past int64 used to
+    fail only in the catch-up's query, after the 200 (or closing a whole WebSocket). Every id a
+    stream sends names a committed record, so it is never beyond the newest."""
     if value is None or not value.strip():
         return None
     try:
-        return Cursor.parse(value)
+        since = Cursor.parse(value)
     except ValueError:
         raise invalid_parameter(param, f"{param} must be an id received from a stream") from None
+    async with pool.acquire() as conn:
+        if since > await event_log.newest(conn):
+            raise invalid_parameter(param, f"{param} is beyond the newest change of the log")
+    return since
 
 
 async def stream(request: Request) -> Any:
@@ -66,11 +77,12 @@ async def stream(request: Request) -> Any:
     last_id = query.text("lastEventId")
     query.done()
     filt = filters.parse(channels, folders, activities)
+    pool = request.app.state.pool
     header = request.headers.get("last-event-id")
     if header is not None and header.strip():
-        since = parse_since(header, "Last-Event-ID")
+        since = await resume_position(pool, header, "Last-Event-ID")
     else:
-        since = parse_since(last_id, "lastEventId")
+        since = await resume_position(pool, last_id, "lastEventId")
     async with request.app.state.pool.acquire() as conn:
         await filters.check_targets(conn, principal, filt)
     return EventStream(request, principal, filt, since)

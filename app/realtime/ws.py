@@ -33,8 +33,8 @@ from app.logs import redact_query
 from app.realtime import filters
 from app.realtime.fanout import Fanout
 from app.realtime.sink import Sink, SinkClosed, Subscription, reconfirm, serve
-from app.realtime.sse import parse_since
-from app.validation import Body
+from app.realtime.sse import resume_position
+from app.validation import Body, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -175,10 +175,7 @@ class _Socket:
         try:
             if len(text) > MAX_MESSAGE_CHARS:
                 raise invalid_structure(f"A message may not exceed {MAX_MESSAGE_CHARS} characters")
-            try:
-                data = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                raise invalid_structure("The message is not valid JSON") from None
+            data = parse_json(text.encode(), "The message")
             if not isinstance(data, dict):
                 raise invalid_structure("The message must be a JSON object")
             op = data.get("op")
@@ -216,7 +213,7 @@ class _Socket:
         folders = _ids(body, "folder")
         body.done()
         filt = filters.parse(channels, folders, activities)
-        since = parse_since(since_text, "since")
+        since = await resume_position(self.websocket.app.state.pool, since_text, "since")
         if key is not None and key in self.sink.subscriptions:
             raise invalid_parameter("subscription", f"the subscription {key!r} exists")
         if len(self.sink.subscriptions) >= MAX_SUBSCRIPTIONS:
