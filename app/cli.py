@@ -12,11 +12,12 @@ import signal
 import sys
 from collections.abc import Iterator
 
-from app import db, workers
+from app import server_processes as workers
 from app.config import Settings
-from app.errors import ApiError
-from app.logs import configure
-from app.migrate import migrate
+from app.domain.errors import ApiError
+from app.logging_setup import configure
+from app.store import database as db
+from app.store.migrate import migrate
 
 log = logging.getLogger("app.cli")
 
@@ -84,7 +85,7 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
-    from app.users import create_user
+    from app.commands.users import create_user
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

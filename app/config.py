@@ -43,7 +43,7 @@ class Settings:
     session_max_seconds: float = 30 * 86400
     max_body_bytes: int = 16 * 1024 * 1024
     max_upload_bytes: int = 100 * 1024 * 1024
-    # Login throttling (app/login_throttle.py): failed logins per user name and per client
+    # Login throttling (app/identity/login_throttle.py): failed logins per user name and per client
     # address within a window, the proxies whose X-Forwarded-For names the client (addresses
     # or networks), and the argon2 checks a process runs at once.
     login_max_failures: int = 5

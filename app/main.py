@@ -15,9 +15,9 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from app import activities as activities_service
-from app import compat, db, file_gc, openapi, realtime
+from app import compat, realtime
 from app.config import Settings
-from app.errors import ApiError
+from app.domain.errors import ApiError
 from app.http import (
     activities,
     admin,
@@ -27,6 +27,7 @@ from app.http import (
     feed,
     folders,
     health,
+    openapi,
     page,
     system,
     tokens,
@@ -34,8 +35,10 @@ from app.http import (
 from app.http.client_address import trusted_networks
 from app.http.middleware import EXPOSED_HEADERS, ServerMiddleware
 from app.http.responses import error
-from app.migrate import migrate
-from app.password_checks import PasswordChecks
+from app.identity.password_checks import PasswordChecks
+from app.store import database as db
+from app.store import file_gc
+from app.store.migrate import migrate
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +146,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 def app_from_env() -> Starlette:
     """The factory uvicorn's workers call (`activity-server serve --workers N`)."""
-    from app.logs import configure
+    from app.logging_setup import configure
 
     settings = Settings.from_env()
     configure(settings.log_level)

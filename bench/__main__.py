@@ -25,7 +25,7 @@ NOTES = [
     "PostgreSQL; the load generator (aiohttp, closed loop) runs in its own process and shares "
     "the machine's CPUs with the server and PostgreSQL.",
     "The read ceiling is bench/bare_app.py (a bare Starlette route answering the same bytes) "
-    "served as the server is (app/workers.py), not a route of the server.",
+    "served as the server is (app/server_processes.py), not a route of the server.",
     "The 1M events are appended to the log by SQL (event.created records made from a template "
     "taken from an event created over HTTP), then `rebuild` fills the read models: the rebuild "
     "figure is that rebuild.",

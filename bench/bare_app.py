@@ -1,5 +1,5 @@
 """The ceiling of a read: a bare Starlette app answering a fixed JSON array (the real answer of
-the latest-20 query, captured in the same run), served as the server is (app/workers.py:
+the latest-20 query, captured in the same run), served as the server is (app/server_processes.py:
 `python -m bench.bare_app --workers N --port P`)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def create() -> Starlette:
 
 
 def main() -> None:
-    from app import workers
+    from app import server_processes as workers
 
     p = argparse.ArgumentParser(prog="python -m bench.bare_app")
     p.add_argument("--workers", type=int, default=1)

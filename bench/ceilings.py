@@ -7,7 +7,7 @@ Each is measured in the same run as the scenario it bounds, on the same PostgreS
 - `read_log`: the whole log read through a cursor in one transaction, doing nothing with it
   (bounds the rebuild, which reads the same cursor and applies every record).
 - `bare_app`: a bare Starlette endpoint answering a fixed JSON array (bounds the reads), served
-  by `bench/bare_app.py`, the way the server is (app/workers.py).
+  by `bench/bare_app.py`, the way the server is (app/server_processes.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from app import db
+from app.store import database as db
 from bench.env import Server
 from bench.load import summary
 
@@ -114,7 +114,7 @@ async def batch_inserts(url: str, rows: list[tuple], batch: int = 100) -> dict[s
 
 async def read_log(url: str, prefetch: int = 2000) -> dict[str, Any]:
     """Every log record through the rebuild's cursor, in one transaction, doing nothing."""
-    from app.log import _COLUMNS
+    from app.store.log import _COLUMNS
 
     conn = await db.connect(url)
     count = 0

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from app import db
+from app.store import database as db
 from bench import ceilings
 from bench.env import ROOT
 

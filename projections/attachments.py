@@ -3,14 +3,14 @@
 `attachment.added` and `attachment.removed` carry the event's full new state; adding or removing
 a file changes only its `attachments` and `modified`, so that is all these handlers write. The
 blobs themselves are not a read model: the file store keeps them, and the trigger of migration
-0005 queues the ones an update lets go of for the collector (app/file_gc.py).
+0005 queues the ones an update lets go of for the collector (app/store/file_gc.py).
 """
 
 from __future__ import annotations
 
 import asyncpg
 
-from app.log import LogRecord
+from app.store.log import LogRecord
 from projections.registry import handles
 
 

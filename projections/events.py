@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from app.log import LogRecord
+from app.store.log import LogRecord
 from projections.registry import handles, handles_many, read_models, rebuild_defers
 
 read_models("events")

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from app.log import LogRecord
+from app.store.log import LogRecord
 from projections.registry import handles, read_models
 
 read_models("folders")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from app.log import _COLUMNS, _from_row
+from app.store.log import _COLUMNS, _from_row
 from projections.registry import apply_many, deferred_indexes, tables
 
 

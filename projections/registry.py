@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
-from app.log import LogRecord
+from app.store.log import LogRecord
 
 Handler = Callable[[asyncpg.Connection, LogRecord], Awaitable[None]]
 # Applies a run of records of one type in one statement (a batch of 100k events would otherwise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from app.log import LogRecord
+from app.store.log import LogRecord
 from projections.registry import handles, read_models
 
 read_models("tokens")

@@ -19,10 +19,10 @@ import asyncpg
 import httpx
 import pytest
 
-from app import db
 from app.config import Settings
 from app.main import create_app
-from app.migrate import migrate
+from app.store import database as db
+from app.store.migrate import migrate
 
 OPERATOR_KEY = "operator-key-for-tests"
 PASSWORD = "correct horse battery"

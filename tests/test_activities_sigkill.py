@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
-from app import db
+from app.store import database as db
 from tests.conftest import OPERATOR_KEY, auth, create_user
 from tests.fresh_database import fresh_database
 from tests.realtime.server import ServerProcess

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from app.logs import RequestIdFilter
+from app.logging_setup import RequestIdFilter
 from tests.conftest import OPERATOR_KEY, PASSWORD, auth, create_user, error_id
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -211,7 +211,7 @@ async def test_a_session_expires_after_its_idle_time(make_client) -> None:
 
 async def test_using_a_session_keeps_it_alive(client, session, pool) -> None:
     """Idle time counts from the last use, not from the login (30 minutes by default)."""
-    from app.secrets_ import secret_hash
+    from app.identity.secrets import secret_hash
 
     async def idle_for(seconds: float) -> None:
         async with pool.acquire() as conn:
@@ -712,7 +712,7 @@ async def test_a_body_over_the_limit_is_413(make_client, session) -> None:
 
 async def test_the_auth_query_parameter_is_redacted_in_the_logs(client, session, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    # As `app.logs.configure` does for the server's handler: each line gets its request id.
+    # As `app.logging_setup.configure` does for the server's handler: each line gets its request id.
     caplog.handler.addFilter(RequestIdFilter())
     r = await client.get(f"/channels?auth={session}&state=all")
     assert r.status_code == 200

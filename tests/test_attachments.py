@@ -16,8 +16,8 @@ import anyio
 import httpx
 import pytest
 
-from app import file_gc
-from app.files import FileStore
+from app.store import file_gc
+from app.store.files import FileStore
 from tests.conftest import auth, error_id
 from tests.reliability.invariants import rebuild_differences
 

@@ -53,7 +53,7 @@ async def run_cli(
 
 
 async def test_migrate_applies_everything_once(database_url: str) -> None:
-    from app.migrate import available
+    from app.store.migrate import available
 
     async with fresh_database(database_url) as url:
         first = await run_cli(url, "migrate")

@@ -1,6 +1,6 @@
 """Events (API.md §3): record, start, stop, running, the GET forms, modify, trash and delete for
 good, every query parameter, the period rules (also under concurrency) and the pure rules of
-`app/events.py`.
+`app/domain/events.py`.
 
 Permissions of shared tokens are in `test_permissions_events.py`; batches in
 `test_events_batch.py`; attachments in `test_attachments.py`.
@@ -18,8 +18,8 @@ import asyncpg
 import httpx
 import pytest
 
-from app.errors import ApiError
-from app.events import Neighbours, Period, place
+from app.domain.errors import ApiError
+from app.domain.events import Neighbours, Period, place
 from tests.conftest import auth, error_id
 from tests.reliability.invariants import rebuild_differences
 

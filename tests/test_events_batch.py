@@ -317,7 +317,7 @@ async def test_five_thousand_events_read_back_as_sent(ch: Channel) -> None:
 
 async def test_long_periods_of_a_batch_meet_any_time_range_within_them(ch: Channel) -> None:
     """A time-range query bounds `time` from below by the longest period and the earliest
-    running start (app/event_store.py): a period that began long before `fromTime` and a
+    running start (app/read/events.py): a period that began long before `fromTime` and a
     period still running are found, a mark or period ending before it is not."""
     day = 86400.0
     r = await ch.batch([

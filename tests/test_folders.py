@@ -1,5 +1,5 @@
 """Folders (API.md §3): the tree and its query parameters, create, modify, move, trash, delete
-for good, the records they leave in the log, and the pure rules of `app/folders.py`.
+for good, the records they leave in the log, and the pure rules of `app/domain/folders.py`.
 
 Permissions of shared tokens are in `test_permissions_folders.py`.
 """
@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.folders import MAX_DEPTH, Folder, Tree, View, moved, render, top_folders
+from app.domain.folders import MAX_DEPTH, Folder, Tree, View, moved, render, top_folders
 from tests.conftest import auth, error_id
 from tests.reliability.invariants import rebuild_differences
 
@@ -595,7 +595,7 @@ def test_totals_add_up_descendants() -> None:
 
 
 def test_a_move_into_the_own_subtree_is_refused_and_one_elsewhere_is_not() -> None:
-    from app.errors import ApiError
+    from app.domain.errors import ApiError
 
     for target in ("a", "b", "c"):
         with pytest.raises(ApiError) as refused:

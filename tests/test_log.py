@@ -14,8 +14,8 @@ import random
 import asyncpg
 import pytest
 
-from app import log, transaction
-from app.log import START, ConcurrencyConflict, Cursor, NewRecord
+from app.store import log, transaction
+from app.store.log import START, ConcurrencyConflict, Cursor, NewRecord
 
 WRITERS = 24
 TRANSACTIONS_PER_WRITER = 6

@@ -6,8 +6,8 @@ import asyncio
 
 import asyncpg
 
-from app import db
-from app.migrate import _MIGRATION_LOCK, available, migrate
+from app.store import database as db
+from app.store.migrate import _MIGRATION_LOCK, available, migrate
 from tests.fresh_database import fresh_database
 
 
@@ -53,7 +53,7 @@ async def test_two_migrators_at_once_apply_each_migration_once(database_url: str
 async def test_a_failing_migration_leaves_no_trace_and_releases_the_lock(
     database_url: str, monkeypatch
 ) -> None:
-    from app import migrate as migrate_module
+    from app.store import migrate as migrate_module
 
     good = available()
     broken = [*good, (len(good) + 1, f"{len(good) + 1:04d}_broken.sql",

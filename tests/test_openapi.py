@@ -1,7 +1,7 @@
-"""The OpenAPI document (app/openapi.py) against the routes the application really has.
+"""The OpenAPI document (app/http/openapi.py) against the routes the application really has.
 
 When a route is added without its description, or described without being routed, these tests
-name it: describe it in `app/openapi.py` PATHS beside the code.
+name it: describe it in `app/http/openapi.py` PATHS beside the code.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import jsonschema_rs
 import pytest
 
-from app import openapi
+from app.http import openapi
 from app.main import create_app
 from tests.conftest import auth, error_id
 
@@ -20,12 +20,12 @@ def described() -> set[tuple[str, str]]:
 
 def test_every_route_is_described() -> None:
     missing = openapi.routed(create_app()) - described()
-    assert not missing, f"routes missing from app/openapi.py PATHS: {sorted(missing)}"
+    assert not missing, f"routes missing from app/http/openapi.py PATHS: {sorted(missing)}"
 
 
 def test_every_description_is_routed() -> None:
     extra = described() - openapi.routed(create_app())
-    assert not extra, f"app/openapi.py describes routes the app does not have: {sorted(extra)}"
+    assert not extra, f"app/http/openapi.py describes routes the app does not have: {sorted(extra)}"
 
 
 def test_path_parameters_match_the_path() -> None:

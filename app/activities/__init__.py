@@ -16,10 +16,10 @@ from uuid import UUID
 
 from starlette.applications import Starlette
 
-from app import transaction
 from app.activities import retention, state
 from app.activities.runner import Runner
-from app.log import LogRecord
+from app.store import transaction
+from app.store.log import LogRecord
 
 
 class Hub:

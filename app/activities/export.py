@@ -22,11 +22,11 @@ import orjson
 
 from app.activities.retention import exports_dir
 from app.activities.runner import Context
-from app.errors import ApiError, forbidden
+from app.domain.errors import ApiError, forbidden
 from app.http.auth import Principal
 from app.http.channels import channel_json, load_channel
-from app.permissions import READ
-from app.transaction import Tx
+from app.identity.permissions import READ
+from app.store.transaction import Tx
 
 _FOLDER_COLUMNS = (
     "folder_id, channel_id, name, parent_id, hidden, client_data, trashed, created, modified"

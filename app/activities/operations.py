@@ -14,7 +14,7 @@ from typing import Any
 from app.activities import export
 from app.activities.runner import Context, work
 from app.activities.state import Spec
-from app.transaction import Tx
+from app.store.transaction import Tx
 
 
 def _principal(ctx: Context) -> Any:
@@ -24,7 +24,7 @@ def _principal(ctx: Context) -> Any:
 
 @work("folder.delete")
 async def delete_folder(ctx: Context) -> None:
-    from app.folders import deletion_set
+    from app.domain.folders import deletion_set
     from app.http.folders import delete_for_good, load_tree
 
     principal = _principal(ctx)
@@ -93,7 +93,8 @@ def _done(payload: dict[str, Any]) -> Any:
 
 
 # --- events/batch ------------------------------------------------------------------------------
-# The batch's decisions live in app/events_batch.py (`record_batch(tx, principal, channel_id,
+# The batch's decisions live in app/commands/event_batch.py
+# (`record_batch(tx, principal, channel_id,
 # events) -> dict`, the 200 body). The route starts the activity with `batch_spec` through
 # `app.activities.respond.start_and_answer`; the work runs the whole batch in the transaction
 # that ends the activity: all or nothing, and a cancel before its commit keeps nothing.
@@ -110,7 +111,7 @@ def batch_spec(channel_id: str, events: list[dict[str, Any]]) -> Spec:
 
 @work("events.batch")
 async def events_batch(ctx: Context) -> None:
-    from app.events_batch import record_batch
+    from app.commands.event_batch import record_batch
     principal = _principal(ctx)
     channel_id, events = ctx.params["channelId"], ctx.params["events"]
     await ctx.progress(0, len(events), force=True)

@@ -33,14 +33,15 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app import transaction
-from app.activities import state, visibility
+from app.activities import state
 from app.activities.state import Spec
-from app.errors import ApiError, invalid_parameter
+from app.domain.errors import ApiError, invalid_parameter
 from app.http.auth import Principal, meta
 from app.http.responses import json
-from app.logs import request_id
-from app.transaction import Tx
+from app.identity import activity_visibility as visibility
+from app.logging_setup import request_id
+from app.store import transaction
+from app.store.transaction import Tx
 
 IDEMPOTENCY_SECONDS = 24 * 3600
 MAX_WAIT = 300.0

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import asyncpg
 
-from app import transaction
 from app.config import Settings
-from app.transaction import Tx
+from app.store import transaction
+from app.store.transaction import Tx
 
 log = logging.getLogger(__name__)
 

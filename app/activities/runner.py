@@ -33,14 +33,14 @@ from uuid import UUID
 
 import asyncpg
 
-from app import transaction
 from app.activities import state
 from app.config import Settings
-from app.errors import ApiError
+from app.domain.errors import ApiError
 from app.http.auth import PERSONAL, SESSION, Principal
 from app.http.middleware import is_database_unavailable
-from app.permissions import Access
-from app.transaction import Tx
+from app.identity.permissions import Access
+from app.store import transaction
+from app.store.transaction import Tx
 
 log = logging.getLogger(__name__)
 

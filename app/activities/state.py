@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from app.transaction import Tx
+from app.store.transaction import Tx
 
 PENDING, RUNNING, CANCELLING = "pending", "running", "cancelling"
 COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"

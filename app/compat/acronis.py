@@ -45,11 +45,11 @@ from starlette.routing import Route
 
 from app.activities.state import CANCELLED, COMPLETED, FAILED, from_row
 from app.compat.common import activity_number, micros, rfc3339, visible_activities
-from app.errors import invalid_parameter
+from app.domain.errors import invalid_parameter
+from app.domain.ids import uuid_id
+from app.domain.validation import MAX_TIME, MIN_TIME, is_number
 from app.http.auth import authenticate
 from app.http.responses import json
-from app.ids import uuid_id
-from app.validation import MAX_TIME, MIN_TIME, is_number
 
 PREFIX = "/compat/acronis/api/task_manager/v2"
 MAX_LIMIT = 1000

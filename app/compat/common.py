@@ -24,9 +24,9 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from app.activities.state import COLUMNS
-from app.activities.visibility import may_see_row, sql_conditions
-from app.errors import ApiError
+from app.domain.errors import ApiError
 from app.http.auth import Principal
+from app.identity.activity_visibility import may_see_row, sql_conditions
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -92,7 +92,8 @@ async def visible_activities(
     limit: int,
 ) -> list[asyncpg.Record]:
     """Rows of `activities` (as `a`) matching `conditions`, in `order`, that the caller may
-    see under the rule of `GET /activities` (app/activities/visibility.py): at most `limit`."""
+    see under the rule of `GET /activities` (app/identity/activity_visibility.py): at most
+    `limit`."""
     conditions = ["(a.completed_at IS NULL OR a.completed_at > $1)", *conditions]
     args = [retention_start(request), *args]
     conditions += sql_conditions(principal, args, "a.")

@@ -44,11 +44,11 @@ from app.compat.common import (
     user_profile,
     with_credential,
 )
-from app.errors import ApiError, invalid_parameter, invalid_structure
+from app.domain.errors import ApiError, invalid_parameter, invalid_structure
+from app.domain.ids import number_id
 from app.http.auth import Principal
+from app.http.body import read_json
 from app.http.responses import json
-from app.ids import number_id
-from app.validation import read_json
 
 PREFIX = "/compat/pieces"
 LIMIT = 1000

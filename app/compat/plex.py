@@ -4,7 +4,7 @@ Served for the `plex-api-client` SDK (`activities.list_activities()`, `cancel_ac
 for `plexapi` (`PlexServer(baseurl, token).activities`, which reads XML). The credential is the
 `X-Plex-Token` header, or the `X-Plex-Token` query parameter (plexapi puts it in URLs); our own
 `Authorization` works too. Who sees and cancels what is the rule of `GET /activities`
-(app/activities/visibility.py): a shared token those it started, the user's sessions and
+(app/identity/activity_visibility.py): a shared token those it started, the user's sessions and
 personal tokens all the user's, an admin user's session everyone's.
 
 | Plex `Activity`   | from our activity                                                     |
@@ -50,7 +50,7 @@ from app.compat.common import (
     visible_activities,
     with_credential,
 )
-from app.errors import ApiError
+from app.domain.errors import ApiError
 from app.http import activities as native
 from app.http.auth import authenticate
 from app.http.responses import json

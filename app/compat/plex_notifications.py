@@ -27,7 +27,7 @@ ping) is ever sent here.
 
 Nothing here subscribes on its own: a connection is a sink of the process's fan-out
 (app/realtime/fanout.py) with one activity subscription, so it sees, from every server process,
-exactly the activities the dialect's list shows the credential (app/activities/visibility.py:
+exactly the activities the dialect's list shows the credential (app/identity/activity_visibility.py:
 `all` for an admin user's session, else `mine`). There is no resume: Plex has none, so a
 reconnecting client starts from now (and reads `GET /activities` for what it missed).
 """
@@ -47,13 +47,13 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from app.activities import visibility
 from app.activities.state import FINAL_RECORDS
 from app.compat.common import credential_scope, renders_errors
 from app.compat.plex import PREFIX, error_response, plex_activity
-from app.errors import ApiError, invalid_parameter
+from app.domain.errors import ApiError, invalid_parameter
 from app.http.auth import Principal, authenticate
 from app.http.middleware import is_database_unavailable, unavailable
+from app.identity import activity_visibility as visibility
 from app.realtime.filters import ALL, MINE, Filter
 from app.realtime.messages import Change, message_data
 from app.realtime.sink import Closing, Sink, SinkClosed, deliveries, reconfirm, serve

@@ -1,7 +1,7 @@
 """Activities over HTTP (API.md §5): list, get, cancel, the export's download, and the two
 routes whose only job is to start one (`POST /{channel}/export`, `POST /system/rebuild`).
 
-Who sees what is app/activities/visibility.py (a shared token: those it started; the user's
+Who sees what is app/identity/activity_visibility.py (a shared token: those it started; the user's
 sessions and personal tokens: all the user's; an admin user's session: everyone's). An activity
 the caller may not see answers 404 `UNKNOWN_ACTIVITY` to a read and to its download, 403
 `FORBIDDEN` to a cancel (API.md §5).
@@ -17,19 +17,20 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from app import transaction
 from app.activities import export, state
 from app.activities.respond import start_and_answer
 from app.activities.state import COLUMNS, Spec, from_row
-from app.activities.visibility import may_see_row, sql_conditions
-from app.errors import ApiError, invalid_operation, invalid_parameter, unknown
+from app.domain.errors import ApiError, invalid_operation, invalid_parameter, unknown
+from app.domain.ids import uuid_id
+from app.domain.validation import Query
 from app.http.auth import Principal, authenticate, meta
+from app.http.body import read_json
 from app.http.data_access import channel_for
 from app.http.responses import JSONResponse, json
 from app.http.system import check_operator
-from app.ids import uuid_id
-from app.transaction import Tx
-from app.validation import Query, read_json
+from app.identity.activity_visibility import may_see_row, sql_conditions
+from app.store import transaction
+from app.store.transaction import Tx
 
 MAX_LIMIT = 1000
 
@@ -192,12 +193,12 @@ async def export_channel(request: Request) -> Response:
 async def events_batch(request: Request) -> Response:
     """`POST /{channel}/events/batch` as an activity (`events.batch`): the body is checked
     first (its faults answer 400 at once, no activity), then the whole batch runs in the
-    transaction that ends the activity (app/events_batch.py `record_batch`: all or nothing).
+    transaction that ends the activity (app/commands/event_batch.py `record_batch`: all or nothing).
     Once done, answers 200 `{addedEvents, stoppedId?}`, or the batch's refusal."""
     from app.activities.operations import batch_spec
-    from app.events_batch import read_batch
+    from app.commands.event_batch import read_batch
     from app.http.events import precheck
-    from app.permissions import EVENTS_WRITE
+    from app.identity.permissions import EVENTS_WRITE
 
     principal, channel_id = await precheck(request, EVENTS_WRITE)
     events = read_batch(await read_json(request))

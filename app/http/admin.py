@@ -9,17 +9,19 @@ import asyncpg
 from starlette.requests import Request
 from starlette.routing import Route
 
-from app import login_throttle, transaction
+from app.commands.users import MAX_PASSWORD, MIN_PASSWORD
 from app.config import Settings
-from app.errors import ApiError
+from app.domain.errors import ApiError
+from app.domain.ids import user_stream
+from app.domain.validation import Body
 from app.http.auth import SESSION, authenticate, meta, requested_user
+from app.http.body import read_json
 from app.http.client_address import client_address
 from app.http.responses import JSONResponse, json
-from app.ids import user_stream
-from app.password_checks import PasswordChecks
-from app.secrets_ import new_secret, secret_hash
-from app.users import MAX_PASSWORD, MIN_PASSWORD
-from app.validation import Body, read_json
+from app.identity import login_throttle
+from app.identity.password_checks import PasswordChecks
+from app.identity.secrets import new_secret, secret_hash
+from app.store import transaction
 
 PROFILE_FIELDS = ("email", "displayName", "language")
 
@@ -48,7 +50,8 @@ async def login(request: Request) -> JSONResponse:
         raise _invalid_credentials()
     address = client_address(request, settings.trusted_proxies)
     async with pool.acquire() as conn:
-        # Before the check: a guess over the budget is never checked (app/login_throttle.py).
+        # Before the check: a guess over the budget is never checked
+        # (app/identity/login_throttle.py).
         reservation = await login_throttle.reserve(conn, settings, user_name, address)
         user = await conn.fetchrow(
             "SELECT user_id, user_name, password_hash FROM users WHERE user_name = $1", user_name

@@ -18,16 +18,16 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from app import transaction
-from app.attachments import unknown_attachment, with_file_removed, with_files_added
-from app.files import store_of
+from app.domain.attachments import unknown_attachment, with_file_removed, with_files_added
+from app.domain.ids import channel_stream
 from app.http.auth import authenticate, meta
 from app.http.data_access import channel_for
 from app.http.events import event_at, precheck
 from app.http.responses import JSONResponse, json
 from app.http.uploads import receive_upload
-from app.ids import channel_stream
-from app.permissions import EVENTS_WRITE, READ
+from app.identity.permissions import EVENTS_WRITE, READ
+from app.store import transaction
+from app.store.files import store_of
 
 log = logging.getLogger(__name__)
 

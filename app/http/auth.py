@@ -15,10 +15,10 @@ import asyncpg
 from starlette.requests import HTTPConnection
 
 from app.config import Settings
-from app.errors import ApiError
-from app.logs import request_id
-from app.permissions import Access
-from app.secrets_ import same_secret, secret_hash
+from app.domain.errors import ApiError
+from app.identity.permissions import Access
+from app.identity.secrets import same_secret, secret_hash
+from app.logging_setup import request_id
 
 SESSION = "session"
 TOKEN = "token"

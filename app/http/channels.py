@@ -10,14 +10,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app import client_data, transaction
 from app.activities.respond import start_and_answer
 from app.activities.state import Spec
-from app.errors import ApiError, id_exists, invalid_operation, name_exists, unknown
+from app.domain import client_data
+from app.domain.errors import ApiError, id_exists, invalid_operation, name_exists, unknown
+from app.domain.ids import RESERVED_CHANNEL_IDS, new_id, user_stream
+from app.domain.validation import Body, Query
 from app.http.auth import Principal, authenticate, meta
+from app.http.body import read_json
 from app.http.responses import JSONResponse, json
-from app.ids import RESERVED_CHANNEL_IDS, new_id, user_stream
-from app.validation import Body, Query, read_json
+from app.store import transaction
 
 CHANNEL_COLUMNS = (
     "channel_id, name, enforce_no_events_overlap, client_data, trashed, created, modified"
@@ -69,7 +71,7 @@ async def list_channels(request: Request) -> JSONResponse:
             channel_json(r) for r in rows if principal.access.can_see_channel(r["channel_id"])
         ]
         if time_count_base is not None:
-            from app.timecount import channel_time_counts
+            from app.read.time_counts import channel_time_counts
 
             counts = await channel_time_counts(
                 conn, principal, [c["id"] for c in channels], time_count_base

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from app.errors import ApiError, forbidden, unknown
+from app.domain.errors import ApiError, forbidden, unknown
 from app.http.auth import Principal
 from app.http.channels import CHANNEL_COLUMNS
 

@@ -1,13 +1,13 @@
 """Events of a channel (API.md §3): the query, record, start, stop, running, modify, trash and
-delete for good; the GET forms of start, stop and record. Batches are app/events_batch.py's (run
-as activities); attachments, app/http/attachments.py's.
+delete for good; the GET forms of start, stop and record. Batches are
+app/commands/event_batch.py's (run as activities); attachments, app/http/attachments.py's.
 
 Reading needs `read-only` over the event's folder, changing needs `events-write` (over the old
 and the new folder when an event moves; a root grant for a mark without folder). A folder the
 credential cannot read answers 400 `UNKNOWN_FOLDER` as a parameter and an event it cannot read
 404 `UNKNOWN_EVENT`, exactly like ones that do not exist.
 
-Every change locks the channel's stream, then reads and decides (app/events.py): the period
+Every change locks the channel's stream, then reads and decides (app/domain/events.py): the period
 rules hold under any concurrency because two changes of one channel never decide at once.
 """
 
@@ -24,17 +24,8 @@ import orjson
 from starlette.requests import Request
 from starlette.routing import Route
 
-from app import transaction
-from app.errors import ApiError, forbidden, invalid_operation, unknown
-from app.event_store import (
-    EventQuery,
-    load_event,
-    neighbours,
-    query_events,
-    running_periods,
-    taken_client_ids,
-)
-from app.events import (
+from app.domain.errors import ApiError, forbidden, invalid_operation, unknown
+from app.domain.events import (
     CREATE_FIELDS,
     START_FIELDS,
     TYPE_FILTER,
@@ -47,8 +38,11 @@ from app.events import (
     stopped,
     updated_event,
 )
-from app.folders import STATES
+from app.domain.folders import STATES
+from app.domain.ids import channel_stream, new_id
+from app.domain.validation import MISSING, Body, Query, ascii_float
 from app.http.auth import Principal, authenticate, meta
+from app.http.body import read_json
 from app.http.data_access import (
     channel_for,
     channel_for_change,
@@ -59,9 +53,16 @@ from app.http.data_access import (
 from app.http.folders import load_tree
 from app.http.responses import JSONResponse, json
 from app.http.uploads import Upload, is_multipart, read_event_upload
-from app.ids import channel_stream, new_id
-from app.permissions import EVENTS_WRITE, READ
-from app.validation import MISSING, Body, Query, ascii_float, read_json
+from app.identity.permissions import EVENTS_WRITE, READ
+from app.read.events import (
+    EventQuery,
+    load_event,
+    neighbours,
+    query_events,
+    running_periods,
+    taken_client_ids,
+)
+from app.store import transaction
 
 DAY = 24 * 60 * 60
 DEFAULT_LIMIT = 20

@@ -16,13 +16,14 @@ import asyncpg
 from starlette.requests import Request
 from starlette.routing import Route
 
-from app import transaction
-from app.errors import ApiError, forbidden
+from app.domain.errors import ApiError, forbidden
+from app.domain.ids import number_id, user_stream
+from app.domain.validation import Body, Query
 from app.http.auth import Principal, authenticate, meta
+from app.http.body import read_json
 from app.http.responses import JSONResponse, json
-from app.ids import number_id, user_stream
-from app.transaction import Tx
-from app.validation import Body, Query, read_json
+from app.store import transaction
+from app.store.transaction import Tx
 
 MAX_LIMIT = 1000
 MAX_TEXT = 1000

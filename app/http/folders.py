@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app import client_data, transaction
 from app.activities.respond import start_and_answer
 from app.activities.state import Spec
-from app.errors import forbidden, invalid_operation
-from app.folders import (
+from app.domain import client_data
+from app.domain.errors import forbidden, invalid_operation
+from app.domain.folders import (
     STATES,
     Folder,
     Tree,
@@ -37,13 +37,15 @@ from app.folders import (
     top_folders,
     whole,
 )
+from app.domain.ids import channel_stream, new_id
+from app.domain.validation import Body, Query
 from app.http.auth import Principal, authenticate, meta
+from app.http.body import read_json
 from app.http.data_access import channel_for, channel_for_change, folder_path, unknown_folder
 from app.http.responses import JSONResponse, json
-from app.ids import channel_stream, new_id
-from app.permissions import EVENTS_WRITE, MANAGE, READ
-from app.timecount import folder_time_counts
-from app.validation import Body, Query, read_json
+from app.identity.permissions import EVENTS_WRITE, MANAGE, READ
+from app.read.time_counts import folder_time_counts
+from app.store import transaction
 
 _COLUMNS = (
     "folder_id, channel_id, name, parent_id, hidden, client_data, trashed, created, modified"

@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import ApiError
+from app.domain.errors import ApiError
 from app.http import request_target
 from app.http.responses import error
-from app.logs import redact_query, request_id
+from app.logging_setup import redact_query, request_id
 
 access_log = logging.getLogger("app.access")
 log = logging.getLogger(__name__)

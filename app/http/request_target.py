@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Scope
 
-from app.errors import ApiError, invalid_parameters, sub_error
+from app.domain.errors import ApiError, invalid_parameters, sub_error
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from app.errors import ApiError
+from app.domain.errors import ApiError
 
 
 class JSONResponse(Response):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
+from app.commands.users import create_user, operator_refused
+from app.domain.validation import Body
 from app.http.auth import credential_of, meta
+from app.http.body import read_json
 from app.http.responses import JSONResponse, json
-from app.secrets_ import same_secret
-from app.users import create_user, operator_refused
-from app.validation import Body, read_json
+from app.identity.secrets import same_secret
 
 
 def check_operator(request: Request) -> None:

@@ -9,14 +9,15 @@ import asyncpg
 from starlette.requests import Request
 from starlette.routing import Route
 
-from app import transaction
-from app.errors import ApiError, invalid_parameter, name_exists, unknown
+from app.domain.errors import ApiError, invalid_parameter, name_exists, unknown
+from app.domain.ids import new_id, user_stream
+from app.domain.validation import Body
 from app.http.auth import Principal, authenticate, meta
+from app.http.body import read_json
 from app.http.responses import JSONResponse, json
-from app.ids import new_id, user_stream
-from app.permissions import parse_permissions
-from app.secrets_ import new_secret, secret_hash
-from app.validation import Body, read_json
+from app.identity.permissions import parse_permissions
+from app.identity.secrets import new_secret, secret_hash
+from app.store import transaction
 
 TOKEN_TYPES = ("personal", "shared")
 _COLUMNS = """t.token_id, t.token, t.name, t.type, t.permissions, t.created, t.modified,

@@ -20,7 +20,7 @@ referenced stay; the ones nothing refers to (it failed, or was refused) are remo
 Limits: the whole body at most `settings.max_upload_bytes` (413 REQUEST_TOO_LARGE), the `event`
 part at most `settings.max_body_bytes`, at most MAX_FILES files. A bad shape is 400
 INVALID_REQUEST_STRUCTURE; a file name that is not a plain base name (`../x`, `/etc/passwd`,
-`a\\b`, NUL bytes) is refused with 400 INVALID_PARAMETERS_FORMAT (app/attachments.py).
+`a\\b`, NUL bytes) is refused with 400 INVALID_PARAMETERS_FORMAT (app/domain/attachments.py).
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from app import file_gc
-from app.attachments import DEFAULT_TYPE, file_name_problem, media_type_problem
-from app.errors import ApiError, invalid_parameter, invalid_structure
-from app.files import Blob, BlobWriter, FileStore, store_of
-from app.validation import MISSING, parse_json
+from app.domain.attachments import DEFAULT_TYPE, file_name_problem, media_type_problem
+from app.domain.errors import ApiError, invalid_parameter, invalid_structure
+from app.domain.validation import MISSING, parse_json
+from app.store import file_gc
+from app.store.files import Blob, BlobWriter, FileStore, store_of
 
 MAX_FILES = 100
 EVENT_PART = "event"

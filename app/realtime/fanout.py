@@ -1,7 +1,7 @@
 """The fan-out: one listener per process follows the log and hands each change to the local
 subscribers whose filter and permissions match.
 
-Following the log: the `(tx_id, position)` cursor of `app.log.read_after`, which never skips a
+Following the log: the `(tx_id, position)` cursor of `app.store.log.read_after`, which never skips a
 record that commits late. The listener reads when woken (a commit of this process, a NOTIFY
 from another one) and at least every `stream_poll_seconds`. Wakes that arrive while it reads
 are coalesced into one more read. A record known to be committed but not yet readable (an
@@ -30,12 +30,9 @@ from uuid import UUID
 
 import asyncpg
 
-from app import log as event_log
-from app import transaction
-from app.activities import visibility
 from app.config import Settings
-from app.log import Cursor, LogRecord
-from app.permissions import Access
+from app.identity import activity_visibility as visibility
+from app.identity.permissions import Access
 from app.realtime import filters, lookup
 from app.realtime.filters import Filter
 from app.realtime.messages import ACTIVITY, CONTROL_TYPES, Change
@@ -52,6 +49,9 @@ from app.realtime.sink import (
     Subscription,
 )
 from app.realtime.wakeup import CrossProcessWakeup
+from app.store import log as event_log
+from app.store import transaction
+from app.store.log import Cursor, LogRecord
 
 log = logging.getLogger(__name__)
 

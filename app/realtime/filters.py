@@ -9,7 +9,7 @@ and the activities it sees. Given only `activities`, it gets only activities; gi
 `channel`/`folder`, only data changes.
 
 Whatever the filter, a change reaches a subscriber only if its credential may read it now; an
-activity's, only if the rule of app/activities/visibility.py lets it see the activity (`mine`
+activity's, only if the rule of app/identity/activity_visibility.py lets it see the activity (`mine`
 is what the credential sees of the user's: a shared token, those it started).
 """
 
@@ -21,12 +21,12 @@ from typing import Any
 
 import asyncpg
 
-from app.activities import visibility
-from app.errors import ApiError, forbidden, invalid_parameters, sub_error
+from app.domain.errors import ApiError, forbidden, invalid_parameters, sub_error
+from app.domain.ids import is_identity
 from app.http.auth import TOKEN, Principal
 from app.http.data_access import folder_path, unknown_folder
-from app.ids import is_identity
-from app.permissions import READ, Access
+from app.identity import activity_visibility as visibility
+from app.identity.permissions import READ, Access
 from app.realtime.messages import ACTIVITY, CHANNEL, Change
 
 MINE, ALL = "mine", "all"

@@ -15,9 +15,9 @@ from uuid import UUID
 import asyncpg
 
 from app.http.channels import CHANNEL_COLUMNS, channel_json
-from app.log import LogRecord
 from app.realtime import messages
 from app.realtime.messages import Change
+from app.store.log import LogRecord
 
 FolderKey = tuple[UUID, str, str]  # (user, channel, folder)
 ChannelKey = tuple[UUID, str]

@@ -19,8 +19,8 @@ from uuid import UUID
 
 import orjson
 
-from app.activities.visibility import starter_of
-from app.log import Cursor, LogRecord
+from app.identity.activity_visibility import starter_of
+from app.store.log import Cursor, LogRecord
 
 log = logging.getLogger(__name__)
 

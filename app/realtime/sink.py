@@ -21,11 +21,11 @@ import anyio
 from starlette.requests import HTTPConnection
 
 from app.http.auth import Principal, authenticate
-from app.log import Cursor
-from app.permissions import Access
+from app.identity.permissions import Access
 from app.realtime import filters
 from app.realtime.filters import Filter
 from app.realtime.messages import Change
+from app.store.log import Cursor
 
 
 @dataclass(frozen=True)

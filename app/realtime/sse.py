@@ -25,11 +25,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from app import log as event_log
-from app.errors import ApiError, invalid_parameter
+from app.domain.errors import ApiError, invalid_parameter
+from app.domain.validation import Query
 from app.http.auth import Principal, authenticate
 from app.http.responses import error
-from app.log import Cursor
 from app.realtime import filters
 from app.realtime.fanout import Fanout
 from app.realtime.filters import Filter
@@ -43,7 +42,8 @@ from app.realtime.sink import (
     reconfirm,
     serve,
 )
-from app.validation import Query
+from app.store import log as event_log
+from app.store.log import Cursor
 
 RETRY_MS = 2000  # how long a browser waits before reconnecting
 SHUTDOWN_GRACE = 2.0  # how long sse-starlette lets a stream end by itself on shutdown

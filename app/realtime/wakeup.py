@@ -1,6 +1,6 @@
 """Waking the fan-out of every process when any process commits.
 
-A process's own commits wake its fan-out directly (`app.transaction.on_commit`). Other
+A process's own commits wake its fan-out directly (`app.store.transaction.on_commit`). Other
 processes learn of them from a `NOTIFY` sent AFTER the commit, on a connection of its own, and
 coalesced: while one notification is being sent, further commits only raise the transaction
 id the next one will carry. Notifying inside the append transaction would serialise every

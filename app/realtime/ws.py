@@ -25,16 +25,16 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket
 
-from app.errors import ApiError, invalid_parameter, invalid_structure
+from app.domain.errors import ApiError, invalid_parameter, invalid_structure
+from app.domain.ids import is_identity
+from app.domain.validation import Body, parse_json
 from app.http.auth import authenticate
 from app.http.middleware import is_database_unavailable, unavailable
-from app.ids import is_identity
-from app.logs import redact_query
+from app.logging_setup import redact_query
 from app.realtime import filters
 from app.realtime.fanout import Fanout
 from app.realtime.sink import Sink, SinkClosed, Subscription, reconfirm, serve
 from app.realtime.sse import resume_position
-from app.validation import Body, parse_json
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ import asyncio
 
 import asyncpg
 
-from app import log as event_log
 from app.config import Settings
 from app.http.auth import SESSION, Principal
-from app.permissions import Access
+from app.identity.permissions import Access
 from app.realtime import filters
 from app.realtime.fanout import Fanout
 from app.realtime.sink import Sink
+from app.store import log as event_log
 from tests.conftest import create_user
 from tests.realtime.conftest import create_channel
 

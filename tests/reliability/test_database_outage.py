@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app import db
+from app.store import database as db
 from tests.conftest import auth, create_user
 from tests.reliability import invariants
 from tests.reliability.pg import ControlledPostgres

@@ -14,9 +14,9 @@ import asyncpg
 import httpx
 import pytest
 
-from app import openapi
+from app.http import openapi
+from app.identity.secrets import secret_hash
 from app.main import create_app
-from app.secrets_ import secret_hash
 from tests.conftest import auth, create_user
 
 # Routes anyone may call (the operator routes take the operator key, checked separately).

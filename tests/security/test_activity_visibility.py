@@ -1,9 +1,10 @@
 """Finding 1 of the security issue: activities revealed what a credential may not read.
 
-The rule every path now applies (app/activities/visibility.py): a shared token sees and cancels
-only the activities it started; the user's sessions and personal tokens see and cancel all of
-the user's; an admin user's session sees everyone's. An `Idempotency-Key` follows it: the
-user's sessions and personal tokens share one key space, each shared token has its own.
+The rule every path now applies (app/identity/activity_visibility.py): a shared token sees
+and cancels only the activities it started; the user's sessions and personal tokens see and
+cancel all of the user's; an admin user's session sees everyone's. An `Idempotency-Key`
+follows it: the user's sessions and personal tokens share one key space, each shared token has
+its own.
 
 Driven against real server processes: the module's server runs no activities (so an activity
 stays `pending` until cancelled, with no race), and a server that runs them is started only
@@ -23,9 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.activities import visibility
 from app.http.auth import SESSION, TOKEN, Principal
-from app.permissions import Access
+from app.identity import activity_visibility as visibility
+from app.identity.permissions import Access
 from tests.conftest import auth, create_user, error_id
 from tests.realtime.clients import SseStream, ws_change, ws_connect, ws_json, ws_subscribe
 from tests.realtime.server import ServerProcess

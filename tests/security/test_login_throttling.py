@@ -16,7 +16,7 @@ from collections import Counter
 import httpx
 from argon2.exceptions import VerifyMismatchError
 
-from app import secrets_
+from app.identity import secrets as secrets_
 from tests.conftest import PASSWORD, create_user, error_id
 
 WRONG = "not the password at all"

@@ -21,7 +21,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from app.secrets_ import secret_hash
+from app.identity.secrets import secret_hash
 from tests.conftest import PASSWORD, auth, create_user, error_id
 from tests.realtime.clients import SseStream, StreamEnded, ws_change, ws_connect, ws_subscribe
 from tests.realtime.conftest import create_channel

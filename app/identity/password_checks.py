@@ -3,7 +3,7 @@
 A check takes ~0.2 s of CPU and 64 MiB in a worker thread. Unbounded, a burst of logins fills
 the thread pool that the rest of the server shares (file reads, other logins) and the memory
 with it; here a burst waits for one of `ACTIVITY_PASSWORD_CHECKS` slots instead. The budgets of
-app/login_throttle.py decide first which attempts are checked at all.
+app/identity/login_throttle.py decide first which attempts are checked at all.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
-from app import secrets_
+from app.identity import secrets as secrets_
 
 T = TypeVar("T")
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import asyncpg
 
-from app import transaction
-from app.errors import ApiError, invalid_parameter, name_exists
-from app.ids import user_stream
-from app.secrets_ import hash_password
+from app.domain.errors import ApiError, invalid_parameter, name_exists
+from app.domain.ids import user_stream
+from app.identity.secrets import hash_password
+from app.store import transaction
 
 # Lower case, digits and dashes: a user name doubles as a host label (`alice.example.org`).
 USER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")

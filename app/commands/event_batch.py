@@ -15,10 +15,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from app import transaction
-from app.errors import ApiError, invalid_parameters, sub_error
-from app.event_store import taken_client_ids
-from app.events import (
+from app.domain.errors import ApiError, invalid_parameters, sub_error
+from app.domain.events import (
     CREATE_FIELDS,
     OVERLAP_REPORT_LIMIT,
     Period,
@@ -27,14 +25,16 @@ from app.events import (
     periods_overlap,
     read_fields,
 )
+from app.domain.ids import new_id
+from app.domain.validation import Body
 from app.http.auth import Principal
 from app.http.data_access import unknown_folder
 from app.http.events import Changes
 from app.http.folders import load_tree
-from app.ids import new_id
-from app.log import NewRecord
-from app.permissions import EVENTS_WRITE, READ
-from app.validation import Body
+from app.identity.permissions import EVENTS_WRITE, READ
+from app.read.events import taken_client_ids
+from app.store import transaction
+from app.store.log import NewRecord
 
 MAX_EVENTS = 200_000
 

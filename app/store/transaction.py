@@ -14,8 +14,8 @@ from uuid import UUID
 import asyncpg
 
 import projections
-from app import log as event_log
-from app.log import ConcurrencyConflict, LogRecord, NewRecord
+from app.store import log as event_log
+from app.store.log import ConcurrencyConflict, LogRecord, NewRecord
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

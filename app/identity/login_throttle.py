@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from app.config import Settings
-from app.errors import ApiError
+from app.domain.errors import ApiError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import ApiError, invalid_operation, name_exists
+from app.domain.errors import ApiError, invalid_operation, name_exists
 
 # Deep enough for any filing scheme; bounded so that a path walk, a recursive view and its JSON
 # (each level nests two JSON containers; orjson refuses past 255) always stay well inside limits.

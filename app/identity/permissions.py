@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.errors import sub_error
-from app.ids import is_identity
+from app.domain.errors import sub_error
+from app.domain.ids import is_identity
 
 NONE = 0
 READ = 1

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from app.folders import Tree
+from app.domain.folders import Tree
 
 if TYPE_CHECKING:
     from app.http.auth import Principal

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.errors import ApiError, unknown
+from app.domain.errors import ApiError, unknown
 
 MAX_FILE_NAME_BYTES = 255
 MAX_FILES_PER_EVENT = 1000

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # How long a worker may take to finish its graceful shutdown before it is killed.
 STOP_GRACE = 30.0
 # uvicorn's settings for the server (`activity-server serve`) and for the bench's bare ceiling
-# app, which must be served the same way: logging is the application's own (app/logs.py),
+# app, which must be served the same way: logging is the application's own (app/logging_setup.py),
 # access lines included. uvicorn would replace the client's address by X-Forwarded-For from any
 # local peer; the application decides which proxies it trusts (app/http/client_address.py).
 UVICORN_OPTIONS: dict[str, Any] = {

@@ -31,14 +31,14 @@ import anyio.to_thread
 import asyncpg
 from starlette.applications import Starlette
 
-from app import transaction
-from app.files import SHA256, FileStore, store_of
-from app.log import LogRecord
+from app.store import transaction
+from app.store.files import SHA256, FileStore, store_of
+from app.store.log import LogRecord
 
 log = logging.getLogger(__name__)
 
 # First key of the two-key advisory locks on blobs (a key space apart from the one-key stream
-# locks of app/transaction.py): "file" in ASCII.
+# locks of app/store/transaction.py): "file" in ASCII.
 LOCK_CLASS = 0x66696C65
 # How long an upload's intent row waits before the collector may act on it.
 INTENT_LEASE_SECONDS = 3600.0

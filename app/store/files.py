@@ -6,7 +6,7 @@ being received. A blob's name is its hash, computed by the server while the byte
 client gives a file is metadata in the event (`events.attachments`), never part of a path here:
 no file name can make the store touch anything outside its folder.
 
-This module only handles the disk. Who may remove a blob, and when, is `app/file_gc.py`'s job
+This module only handles the disk. Who may remove a blob, and when, is `app/store/file_gc.py`'s job
 (a blob can be shared by several events, even of different users).
 """
 

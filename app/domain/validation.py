@@ -15,14 +15,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
-from starlette.datastructures import QueryParams
-from starlette.requests import Request
 
-from app.errors import ApiError, invalid_parameters, invalid_structure, sub_error
-from app.ids import IDENTITY
+from app.domain.errors import ApiError, invalid_parameters, invalid_structure, sub_error
+from app.domain.ids import IDENTITY
 
 MISSING: Any = object()
 MAX_TEXT = 10_000
@@ -105,13 +103,6 @@ def _nests_deeper(value: Any, limit: int) -> bool:
         if not level:
             return False
     return True
-
-
-async def read_json(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    return parse_json(raw)
 
 
 def is_number(value: Any) -> bool:
@@ -245,10 +236,18 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
+class Params(Protocol):
+    """A query string's parameters (Starlette's `QueryParams`, or any multi-mapping)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def getlist(self, key: str) -> list[str]: ...
+
+
 class Query(_Reader):
     """Query-string parameters. Repeatable ones also accept comma-separated values."""
 
-    def __init__(self, params: QueryParams) -> None:
+    def __init__(self, params: Params) -> None:
         super().__init__()
         self.params = params
 

@@ -420,7 +420,8 @@ PATHS: dict[str, dict[str, Schema]] = {
         "Plex: activity notifications as Server-Sent Events (`event: activity`, data "
         "{NotificationContainer: {type, size, ActivityNotification: [{event, uuid, Activity}]}}; "
         "`event: ping` after silence); no resume", tag="compat", auth="plex",
-        error="PlexError", params=[PLEX_FILTERS], responses=ok({"type": "string"}, media="text/event-stream"))},
+        error="PlexError", params=[PLEX_FILTERS],
+        responses=ok({"type": "string"}, media="text/event-stream"))},
     "/compat/plex/:/websockets/notifications": {"get": op(
         "Plex: the same notifications over a WebSocket (an upgrade; one NotificationContainer "
         "a message, the client sends nothing); a refused handshake answers the HTTP error",

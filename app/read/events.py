@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from app.events import EVENT_COLUMNS, Neighbours, Period, event_from_row
+from app.domain.events import EVENT_COLUMNS, Neighbours, Period, event_from_row
 
 # Enough to tell "more than OVERLAP_REPORT_LIMIT clashes" from the exact list.
 _INSIDE_LIMIT = 12
@@ -44,7 +44,7 @@ async def neighbours(
     *,
     exclude: str | None = None,
 ) -> Neighbours:
-    """The periods that can clash with `[start, end)` (app/events.py), `exclude` left out.
+    """The periods that can clash with `[start, end)` (app/domain/events.py), `exclude` left out.
 
     Two range scans of `events_periods` (periods not trashed, by time) and one of
     `events_running`.

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app import client_data
-from app.errors import ApiError, invalid_operation
-from app.validation import MAX_TIME, MISSING, Body
+from app.domain import client_data
+from app.domain.errors import ApiError, invalid_operation
+from app.domain.validation import MAX_TIME, MISSING, Body
 
 # Columns of the events read model that make the API shape, for `event_from_row`.
 EVENT_COLUMNS = (

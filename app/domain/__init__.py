@@ -1,0 +1,1 @@
+"""Items and pure decisions: no I/O, no asyncpg, no Starlette."""

@@ -1,0 +1,1 @@
+"""Every query of a read model, with the row → API shape."""

@@ -1,0 +1,1 @@
+"""The log, transactions, the database pool and migrations, the file store."""
