@@ -18,6 +18,7 @@ from app import activities as activities_service
 from app import compat, realtime
 from app.config import Settings
 from app.domain.errors import ApiError
+from app.edge.responses import error
 from app.http import (
     activities,
     admin,
@@ -34,7 +35,6 @@ from app.http import (
 )
 from app.http.client_address import trusted_networks
 from app.http.middleware import EXPOSED_HEADERS, ServerMiddleware
-from app.http.responses import error
 from app.identity.password_checks import PasswordChecks
 from app.store import database as db
 from app.store import file_gc

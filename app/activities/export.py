@@ -23,9 +23,9 @@ import orjson
 from app.activities.retention import exports_dir
 from app.activities.runner import Context
 from app.domain.errors import ApiError, forbidden
-from app.http.auth import Principal
 from app.http.channels import channel_json, load_channel
 from app.identity.permissions import READ
+from app.identity.principal import Principal
 from app.store.transaction import Tx
 
 _FOLDER_COLUMNS = (

@@ -36,9 +36,9 @@ from starlette.responses import Response
 from app.activities import state
 from app.activities.state import Spec
 from app.domain.errors import ApiError, invalid_parameter
-from app.http.auth import Principal, meta
-from app.http.responses import json
+from app.edge.responses import json
 from app.identity import activity_visibility as visibility
+from app.identity.principal import Principal, meta
 from app.logging_setup import request_id
 from app.store import transaction
 from app.store.transaction import Tx

@@ -36,10 +36,10 @@ import asyncpg
 from app.activities import state
 from app.config import Settings
 from app.domain.errors import ApiError
-from app.http.auth import PERSONAL, SESSION, Principal
-from app.http.middleware import is_database_unavailable
 from app.identity.permissions import Access
+from app.identity.principal import PERSONAL, SESSION, Principal
 from app.store import transaction
+from app.store.database import is_database_unavailable
 from app.store.transaction import Tx
 
 log = logging.getLogger(__name__)

@@ -27,11 +27,11 @@ from app.domain.events import (
 )
 from app.domain.ids import new_id
 from app.domain.validation import Body
-from app.http.auth import Principal
 from app.http.data_access import unknown_folder
 from app.http.events import Changes
 from app.http.folders import load_tree
 from app.identity.permissions import EVENTS_WRITE, READ
+from app.identity.principal import Principal
 from app.read.events import taken_client_ids
 from app.store import transaction
 from app.store.log import NewRecord

@@ -48,8 +48,8 @@ from app.compat.common import activity_number, micros, rfc3339, visible_activiti
 from app.domain.errors import invalid_parameter
 from app.domain.ids import uuid_id
 from app.domain.validation import MAX_TIME, MIN_TIME, is_number
-from app.http.auth import authenticate
-from app.http.responses import json
+from app.edge.auth import authenticate
+from app.edge.responses import json
 
 PREFIX = "/compat/acronis/api/task_manager/v2"
 MAX_LIMIT = 1000

@@ -45,10 +45,10 @@ from app.compat.common import (
 )
 from app.domain.errors import ApiError, invalid_parameter
 from app.domain.ids import number_id
-from app.http.auth import Principal
-from app.http.body import read_json
+from app.edge.body import read_json
+from app.edge.responses import json
 from app.http.feed import MAX_TEXT
-from app.http.responses import json
+from app.identity.principal import Principal
 
 PREFIX = "/compat/aisquare/api/v1"
 _UID_NAMESPACE = uuid.UUID("6d1b0f3e-2a8e-4c55-9d3c-0f0a1c2e7b41")

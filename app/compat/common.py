@@ -25,8 +25,8 @@ from starlette.types import Scope
 
 from app.activities.state import COLUMNS
 from app.domain.errors import ApiError
-from app.http.auth import Principal
 from app.identity.activity_visibility import may_see_row, sql_conditions
+from app.identity.principal import Principal
 
 Handler = Callable[[Request], Awaitable[Response]]
 

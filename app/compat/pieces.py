@@ -46,9 +46,9 @@ from app.compat.common import (
 )
 from app.domain.errors import ApiError, invalid_parameter, invalid_structure
 from app.domain.ids import number_id
-from app.http.auth import Principal
-from app.http.body import read_json
-from app.http.responses import json
+from app.edge.body import read_json
+from app.edge.responses import json
+from app.identity.principal import Principal
 
 PREFIX = "/compat/pieces"
 LIMIT = 1000

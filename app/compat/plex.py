@@ -51,9 +51,9 @@ from app.compat.common import (
     with_credential,
 )
 from app.domain.errors import ApiError
+from app.edge.auth import authenticate
+from app.edge.responses import json
 from app.http import activities as native
-from app.http.auth import authenticate
-from app.http.responses import json
 
 PREFIX = "/compat/plex"
 LIMIT = 1000

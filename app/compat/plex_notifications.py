@@ -51,13 +51,14 @@ from app.activities.state import FINAL_RECORDS
 from app.compat.common import credential_scope, renders_errors
 from app.compat.plex import PREFIX, error_response, plex_activity
 from app.domain.errors import ApiError, invalid_parameter
-from app.http.auth import Principal, authenticate
-from app.http.middleware import is_database_unavailable, unavailable
+from app.edge.auth import authenticate
 from app.identity import activity_visibility as visibility
+from app.identity.principal import Principal
 from app.realtime.filters import ALL, MINE, Filter
 from app.realtime.messages import Change, message_data
 from app.realtime.sink import Closing, Sink, SinkClosed, deliveries, reconfirm, serve
 from app.realtime.sse import EventStream, Framing
+from app.store.database import is_database_unavailable, unavailable
 
 log = logging.getLogger(__name__)
 

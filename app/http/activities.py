@@ -23,12 +23,13 @@ from app.activities.state import COLUMNS, Spec, from_row
 from app.domain.errors import ApiError, invalid_operation, invalid_parameter, unknown
 from app.domain.ids import uuid_id
 from app.domain.validation import Query
-from app.http.auth import Principal, authenticate, meta
-from app.http.body import read_json
+from app.edge.auth import authenticate
+from app.edge.body import read_json
+from app.edge.responses import JSONResponse, json
 from app.http.data_access import channel_for
-from app.http.responses import JSONResponse, json
 from app.http.system import check_operator
 from app.identity.activity_visibility import may_see_row, sql_conditions
+from app.identity.principal import Principal, meta
 from app.store import transaction
 from app.store.transaction import Tx
 

@@ -14,12 +14,13 @@ from app.config import Settings
 from app.domain.errors import ApiError
 from app.domain.ids import user_stream
 from app.domain.validation import Body
-from app.http.auth import SESSION, authenticate, meta, requested_user
-from app.http.body import read_json
+from app.edge.auth import authenticate, requested_user
+from app.edge.body import read_json
+from app.edge.responses import JSONResponse, json
 from app.http.client_address import client_address
-from app.http.responses import JSONResponse, json
 from app.identity import login_throttle
 from app.identity.password_checks import PasswordChecks
+from app.identity.principal import SESSION, meta
 from app.identity.secrets import new_secret, secret_hash
 from app.store import transaction
 

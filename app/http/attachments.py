@@ -20,12 +20,13 @@ from starlette.routing import Route
 
 from app.domain.attachments import unknown_attachment, with_file_removed, with_files_added
 from app.domain.ids import channel_stream
-from app.http.auth import authenticate, meta
+from app.edge.auth import authenticate
+from app.edge.responses import JSONResponse, json
 from app.http.data_access import channel_for
 from app.http.events import event_at, precheck
-from app.http.responses import JSONResponse, json
 from app.http.uploads import receive_upload
 from app.identity.permissions import EVENTS_WRITE, READ
+from app.identity.principal import meta
 from app.store import transaction
 from app.store.files import store_of
 

@@ -16,9 +16,10 @@ from app.domain import client_data
 from app.domain.errors import ApiError, id_exists, invalid_operation, name_exists, unknown
 from app.domain.ids import RESERVED_CHANNEL_IDS, new_id, user_stream
 from app.domain.validation import Body, Query
-from app.http.auth import Principal, authenticate, meta
-from app.http.body import read_json
-from app.http.responses import JSONResponse, json
+from app.edge.auth import authenticate
+from app.edge.body import read_json
+from app.edge.responses import JSONResponse, json
+from app.identity.principal import Principal, meta
 from app.store import transaction
 
 CHANNEL_COLUMNS = (

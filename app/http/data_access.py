@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 
 from app.domain.errors import ApiError, forbidden, unknown
-from app.http.auth import Principal
 from app.http.channels import CHANNEL_COLUMNS
+from app.identity.principal import Principal
 
 
 async def channel_for(

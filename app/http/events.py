@@ -41,8 +41,9 @@ from app.domain.events import (
 from app.domain.folders import STATES
 from app.domain.ids import channel_stream, new_id
 from app.domain.validation import MISSING, Body, Query, ascii_float
-from app.http.auth import Principal, authenticate, meta
-from app.http.body import read_json
+from app.edge.auth import authenticate
+from app.edge.body import read_json
+from app.edge.responses import JSONResponse, json
 from app.http.data_access import (
     channel_for,
     channel_for_change,
@@ -51,9 +52,9 @@ from app.http.data_access import (
     unknown_folder,
 )
 from app.http.folders import load_tree
-from app.http.responses import JSONResponse, json
 from app.http.uploads import Upload, is_multipart, read_event_upload
 from app.identity.permissions import EVENTS_WRITE, READ
+from app.identity.principal import Principal, meta
 from app.read.events import (
     EventQuery,
     load_event,

@@ -19,9 +19,10 @@ from starlette.routing import Route
 from app.domain.errors import ApiError, forbidden
 from app.domain.ids import number_id, user_stream
 from app.domain.validation import Body, Query
-from app.http.auth import Principal, authenticate, meta
-from app.http.body import read_json
-from app.http.responses import JSONResponse, json
+from app.edge.auth import authenticate
+from app.edge.body import read_json
+from app.edge.responses import JSONResponse, json
+from app.identity.principal import Principal, meta
 from app.store import transaction
 from app.store.transaction import Tx
 

@@ -39,11 +39,12 @@ from app.domain.folders import (
 )
 from app.domain.ids import channel_stream, new_id
 from app.domain.validation import Body, Query
-from app.http.auth import Principal, authenticate, meta
-from app.http.body import read_json
+from app.edge.auth import authenticate
+from app.edge.body import read_json
+from app.edge.responses import JSONResponse, json
 from app.http.data_access import channel_for, channel_for_change, folder_path, unknown_folder
-from app.http.responses import JSONResponse, json
 from app.identity.permissions import EVENTS_WRITE, MANAGE, READ
+from app.identity.principal import Principal, meta
 from app.read.time_counts import folder_time_counts
 from app.store import transaction
 

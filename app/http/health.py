@@ -7,8 +7,8 @@ import asyncio
 from starlette.requests import Request
 from starlette.routing import Route
 
-from app.http.middleware import unavailable
-from app.http.responses import JSONResponse, error, json
+from app.edge.responses import JSONResponse, error, json
+from app.store.database import unavailable
 
 
 async def health(request: Request) -> JSONResponse:

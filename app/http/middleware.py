@@ -9,13 +9,13 @@ import time
 import uuid
 from typing import Any
 
-import asyncpg
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.domain.errors import ApiError
+from app.edge.responses import error
 from app.http import request_target
-from app.http.responses import error
 from app.logging_setup import redact_query, request_id
+from app.store.database import is_database_unavailable, unavailable
 
 access_log = logging.getLogger("app.access")
 log = logging.getLogger(__name__)
@@ -31,32 +31,6 @@ EXPOSED_HEADERS = (
 
 class BodyTooLarge(Exception):
     pass
-
-
-def is_database_unavailable(exc: BaseException) -> bool:
-    """A fault of reaching PostgreSQL (down, restarting, refusing), not of the query."""
-    return isinstance(
-        exc,
-        OSError
-        | TimeoutError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.CannotConnectNowError
-        | asyncpg.AdminShutdownError
-        | asyncpg.ConnectionDoesNotExistError
-        | asyncpg.TooManyConnectionsError
-        # A connection cut by the server mid-operation is left in a state it cannot leave
-        # ("cannot switch to state ...; another operation is in progress"): the same outage.
-        | asyncpg.InternalClientError,
-    ) or (isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc))
-
-
-def unavailable() -> ApiError:
-    return ApiError(
-        503,
-        "SERVICE_UNAVAILABLE",
-        "The database cannot be reached; retry later",
-        headers={"Retry-After": "2"},
-    )
 
 
 class ServerMiddleware:

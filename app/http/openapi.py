@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from app.http.responses import JSONResponse, json
+from app.edge.responses import JSONResponse, json
 
 Schema = dict[str, Any]
 

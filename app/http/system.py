@@ -7,9 +7,10 @@ from starlette.routing import Route
 
 from app.commands.users import create_user, operator_refused
 from app.domain.validation import Body
-from app.http.auth import credential_of, meta
-from app.http.body import read_json
-from app.http.responses import JSONResponse, json
+from app.edge.auth import credential_of
+from app.edge.body import read_json
+from app.edge.responses import JSONResponse, json
+from app.identity.principal import meta
 from app.identity.secrets import same_secret
 
 

@@ -12,10 +12,11 @@ from starlette.routing import Route
 from app.domain.errors import ApiError, invalid_parameter, name_exists, unknown
 from app.domain.ids import new_id, user_stream
 from app.domain.validation import Body
-from app.http.auth import Principal, authenticate, meta
-from app.http.body import read_json
-from app.http.responses import JSONResponse, json
+from app.edge.auth import authenticate
+from app.edge.body import read_json
+from app.edge.responses import JSONResponse, json
 from app.identity.permissions import parse_permissions
+from app.identity.principal import Principal, meta
 from app.identity.secrets import new_secret, secret_hash
 from app.store import transaction
 

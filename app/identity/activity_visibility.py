@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from app.http.auth import Principal
+from app.identity.principal import Principal
 
 
 @dataclass(frozen=True)

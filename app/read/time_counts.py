@@ -18,7 +18,7 @@ import asyncpg
 from app.domain.folders import Tree
 
 if TYPE_CHECKING:
-    from app.http.auth import Principal
+    from app.edge.auth import Principal
 
 # The part of a period after `base` ($base) and before `now` ($now when still running), and the
 # condition that it is not empty. Over `events e`. The `end_time` test is implied by the last

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 import asyncpg
 
 from app.config import Settings
-from app.http.auth import session_expiries
+from app.identity.credentials import session_expiries
 from app.realtime.sink import SESSION_ENDED, SESSION_EXPIRED, Sink
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,9 @@ from typing import Any
 import anyio
 from starlette.requests import HTTPConnection
 
-from app.http.auth import Principal, authenticate
+from app.edge.auth import authenticate
 from app.identity.permissions import Access
+from app.identity.principal import Principal
 from app.realtime import filters
 from app.realtime.filters import Filter
 from app.realtime.messages import Change

@@ -27,8 +27,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from app.domain.errors import ApiError, invalid_parameter
 from app.domain.validation import Query
-from app.http.auth import Principal, authenticate
-from app.http.responses import error
+from app.edge.auth import authenticate
+from app.edge.responses import error
+from app.identity.principal import Principal
 from app.realtime import filters
 from app.realtime.fanout import Fanout
 from app.realtime.filters import Filter

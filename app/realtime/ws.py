@@ -28,13 +28,13 @@ from starlette.websockets import WebSocket
 from app.domain.errors import ApiError, invalid_parameter, invalid_structure
 from app.domain.ids import is_identity
 from app.domain.validation import Body, parse_json
-from app.http.auth import authenticate
-from app.http.middleware import is_database_unavailable, unavailable
+from app.edge.auth import authenticate
 from app.logging_setup import redact_query
 from app.realtime import filters
 from app.realtime.fanout import Fanout
 from app.realtime.sink import Sink, SinkClosed, Subscription, reconfirm, serve
 from app.realtime.sse import resume_position
+from app.store.database import is_database_unavailable, unavailable
 
 log = logging.getLogger(__name__)
 

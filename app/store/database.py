@@ -10,6 +10,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from app.domain.errors import ApiError
+
 log = logging.getLogger(__name__)
 
 
@@ -77,3 +79,29 @@ async def create_pool(url: str, min_size: int = 2, max_size: int = 10) -> asyncp
     )
     assert pool is not None
     return pool
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A fault of reaching PostgreSQL (down, restarting, refusing), not of the query."""
+    return isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.AdminShutdownError
+        | asyncpg.ConnectionDoesNotExistError
+        | asyncpg.TooManyConnectionsError
+        # A connection cut by the server mid-operation is left in a state it cannot leave
+        # ("cannot switch to state ...; another operation is in progress"): the same outage.
+        | asyncpg.InternalClientError,
+    ) or (isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc))
+
+
+def unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "SERVICE_UNAVAILABLE",
+        "The database cannot be reached; retry later",
+        headers={"Retry-After": "2"},
+    )

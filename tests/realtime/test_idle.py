@@ -8,8 +8,8 @@ import asyncio
 import asyncpg
 
 from app.config import Settings
-from app.http.auth import SESSION, Principal
 from app.identity.permissions import Access
+from app.identity.principal import SESSION, Principal
 from app.realtime import filters
 from app.realtime.fanout import Fanout
 from app.realtime.sink import Sink

@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.http.auth import SESSION, TOKEN, Principal
 from app.identity import activity_visibility as visibility
 from app.identity.permissions import Access
+from app.identity.principal import SESSION, TOKEN, Principal
 from tests.conftest import auth, create_user, error_id
 from tests.realtime.clients import SseStream, ws_change, ws_connect, ws_json, ws_subscribe
 from tests.realtime.server import ServerProcess

@@ -1,0 +1,93 @@
+"""Credentials: a session id or a data access token, looked up by its SHA-256, and the
+lifetimes of sessions (idle and absolute)."""
+
+from __future__ import annotations
+
+import time
+
+import asyncpg
+
+from app.config import Settings
+from app.identity.permissions import Access
+from app.identity.principal import PERSONAL, SESSION, Principal
+from app.identity.secrets import same_secret, secret_hash
+
+
+def session_expiry(created: float, last_used: float, settings: Settings) -> float:
+    """When a session ends unless it is used again: idle for `session_idle_seconds`, and in
+    any case `session_max_seconds` after the login (however busy, a stolen session dies)."""
+    return min(last_used + settings.session_idle_seconds, created + settings.session_max_seconds)
+
+
+async def session_expiries(
+    conn: asyncpg.Connection, session_hashes: list[str], settings: Settings
+) -> dict[str, float]:
+    """`session_expiry` of each session that still exists (an ended one is absent)."""
+    rows = await conn.fetch(
+        """SELECT s.session_hash, s.created, coalesce(cu.last_used, s.created) AS last_used
+           FROM sessions s
+           LEFT JOIN credential_usage cu ON cu.credential_hash = s.session_hash
+           WHERE s.session_hash = ANY($1::text[])""",
+        session_hashes,
+    )
+    return {
+        r["session_hash"]: session_expiry(r["created"], r["last_used"], settings) for r in rows
+    }
+
+
+async def lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Principal | None:
+    """The principal a credential stands for, or None when it is unknown, revoked or expired.
+    Sessions and tokens are found by the SHA-256 of the credential; a token is then compared
+    in constant time."""
+    digest = secret_hash(credential)
+    now = time.time()
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            """SELECT 'session' AS kind, u.user_id, u.user_name, u.admin, NULL AS token,
+                      NULL AS token_id, NULL AS type, NULL::jsonb AS permissions,
+                      coalesce(cu.last_used, s.created) AS last_used, s.created
+               FROM sessions s JOIN users u USING (user_id)
+               LEFT JOIN credential_usage cu ON cu.credential_hash = s.session_hash
+               WHERE s.session_hash = $1
+               UNION ALL
+               SELECT 'token', u.user_id, u.user_name, u.admin, t.token, t.token_id, t.type,
+                      t.permissions, coalesce(cu.last_used, 0), NULL
+               FROM tokens t JOIN users u USING (user_id)
+               LEFT JOIN credential_usage cu ON cu.credential_hash = t.token_hash
+               WHERE t.token_hash = $1""",
+            digest,
+        )
+        if row is None:
+            return None
+        if row["kind"] == SESSION:
+            if session_expiry(row["created"], row["last_used"], settings) <= now:
+                return None
+            access = Access(full=True)
+        else:
+            if not same_secret(row["token"], credential):
+                return None
+            full = row["type"] == PERSONAL
+            access = Access(full=True) if full else Access.from_permissions(row["permissions"])
+        # Recording use at most every few seconds keeps reads from turning into writes.
+        last_used = row["last_used"]
+        if now - last_used > min(60.0, settings.session_idle_seconds / 10):
+            await conn.execute(
+                """INSERT INTO credential_usage (credential_hash, last_used) VALUES ($1, $2)
+                   ON CONFLICT (credential_hash) DO UPDATE SET last_used = EXCLUDED.last_used""",
+                digest,
+                now,
+            )
+            last_used = now
+    session = row["kind"] == SESSION
+    expires = session_expiry(row["created"], last_used, settings) if session else None
+    return Principal(
+        user_id=row["user_id"],
+        user_name=row["user_name"],
+        admin=row["admin"],
+        kind=row["kind"],
+        credential_hash=digest,
+        access=access,
+        token_id=row["token_id"],
+        token_type=row["type"],
+        expires=expires,
+    )
