@@ -1,5 +1,5 @@
 """What the four dialects share: the credential a dialect's client sends, the read of the
-`activities` read model under the rules of `GET /activities`, one feed entry, and time formats.
+`activities` read model under the rules of `GET /activities`, the feed's caller, and time formats.
 
 Nothing here keeps state of its own: every dialect answers from the same read models as the
 native routes (`activities`, `user_feed` through app/read/feed.py), and every change goes
