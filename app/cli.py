@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 
 from app import server_processes as workers
+from app.commands.accounts import create_user
 from app.config import Settings
 from app.domain.errors import ApiError
 from app.logging_setup import configure
@@ -85,8 +86,6 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
-    from app.commands.users import create_user
-
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncpg
 
+from app.domain.accounts import (
+    PROFILE_COLUMNS,
+    SESSION_ENDED,
+    SESSION_STARTED,
+    USER_CREATED,
+    USER_PASSWORD_CHANGED,
+    USER_UPDATED,
+)
 from app.store.log import LogRecord
 from projections.registry import handles, read_models
 
 read_models("users", "sessions")
 
-# Profile fields a `user.updated` record may carry, and their columns.
-PROFILE_COLUMNS = {"email": "email", "displayName": "display_name", "language": "language"}
 
-
-@handles("user.created")
+@handles(USER_CREATED)
 async def user_created(conn: asyncpg.Connection, record: LogRecord) -> None:
     d = record.data
     await conn.execute(
@@ -31,7 +36,7 @@ async def user_created(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("user.updated")
+@handles(USER_UPDATED)
 async def user_updated(conn: asyncpg.Connection, record: LogRecord) -> None:
     d = record.data
     changes = [(col, d[key]) for key, col in PROFILE_COLUMNS.items() if key in d]
@@ -46,7 +51,7 @@ async def user_updated(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("user.password_changed")
+@handles(USER_PASSWORD_CHANGED)
 async def password_changed(conn: asyncpg.Connection, record: LogRecord) -> None:
     d = record.data
     await conn.execute(
@@ -65,7 +70,7 @@ async def password_changed(conn: asyncpg.Connection, record: LogRecord) -> None:
         )
 
 
-@handles("session.started")
+@handles(SESSION_STARTED)
 async def session_started(conn: asyncpg.Connection, record: LogRecord) -> None:
     await conn.execute(
         "INSERT INTO sessions (session_hash, user_id, created) VALUES ($1, $2, $3)",
@@ -75,6 +80,6 @@ async def session_started(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("session.ended")
+@handles(SESSION_ENDED)
 async def session_ended(conn: asyncpg.Connection, record: LogRecord) -> None:
     await conn.execute("DELETE FROM sessions WHERE session_hash = $1", record.data["sessionHash"])

@@ -53,6 +53,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from app.domain.feed import ENTRY_DELETED, ENTRY_UPDATED
 from app.store.log import LogRecord
 from projections.registry import handles, handles_many, read_models, rebuild_defers
 
@@ -331,7 +332,7 @@ def _lookups(record: LogRecord) -> list[tuple[str, str | None, str]]:
     return []
 
 
-@handles("feed.entry_updated")
+@handles(ENTRY_UPDATED)
 async def entry_updated(conn: asyncpg.Connection, record: LogRecord) -> None:
     await conn.execute(
         """UPDATE user_feed SET text = $3, updated_at = $4, updated_by = $5
@@ -344,7 +345,7 @@ async def entry_updated(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("feed.entry_deleted")
+@handles(ENTRY_DELETED)
 async def entry_deleted(conn: asyncpg.Connection, record: LogRecord) -> None:
     await conn.execute(
         """UPDATE user_feed SET deleted_at = $3, deleted_by = $4

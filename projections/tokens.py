@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncpg
 
+from app.domain.tokens import TOKEN_CREATED, TOKEN_REVOKED, TOKEN_UPDATED
 from app.store.log import LogRecord
 from projections.registry import handles, read_models
 
 read_models("tokens")
 
 
-@handles("token.created")
+@handles(TOKEN_CREATED)
 async def token_created(conn: asyncpg.Connection, record: LogRecord) -> None:
     d = record.data
     await conn.execute(
@@ -28,7 +29,7 @@ async def token_created(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("token.updated")
+@handles(TOKEN_UPDATED)
 async def token_updated(conn: asyncpg.Connection, record: LogRecord) -> None:
     d = record.data
     await conn.execute(
@@ -44,7 +45,7 @@ async def token_updated(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("token.revoked")
+@handles(TOKEN_REVOKED)
 async def token_revoked(conn: asyncpg.Connection, record: LogRecord) -> None:
     await conn.execute(
         "DELETE FROM tokens WHERE user_id = $1 AND token_id = $2",

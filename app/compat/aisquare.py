@@ -35,20 +35,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.compat.common import (
-    change_entry,
-    feed_entry,
-    feed_principal,
-    renders_errors,
-    rfc3339,
-    user_profile,
-)
+from app.commands.feed import edit_entry_text
+from app.compat.common import feed_principal, renders_errors, rfc3339
 from app.domain.errors import ApiError, invalid_parameter
+from app.domain.feed import MAX_ENTRY_TEXT
 from app.domain.ids import number_id
 from app.edge.body import read_json
 from app.edge.responses import json
-from app.http.feed import MAX_TEXT
 from app.identity.principal import Principal
+from app.read.accounts import user_profile
+from app.read.feed import feed_entry
 
 PREFIX = "/compat/aisquare/api/v1"
 _UID_NAMESPACE = uuid.UUID("6d1b0f3e-2a8e-4c55-9d3c-0f0a1c2e7b41")
@@ -97,7 +93,7 @@ def _entry_id(request: Request) -> int:
 
 
 async def _answer(request: Request, principal: Principal, entry: dict[str, Any]) -> Response:
-    profile = await user_profile(request, principal.user_id)
+    profile = await user_profile(request.app.state.pool, principal.user_id)
     return json(user_activity(entry, principal.user_id, profile["user_name"]))
 
 
@@ -109,14 +105,15 @@ def _invalid_text(message: str) -> ApiError:
 async def retrieve(request: Request) -> Response:
     principal = await feed_principal(request)
     entry_id = _entry_id(request)
-    return await _answer(request, principal, await feed_entry(request, principal, entry_id))
+    entry = await feed_entry(request.app.state.pool, principal.user_id, entry_id)
+    return await _answer(request, principal, entry)
 
 
 @renders_errors(_error)
 async def update(request: Request) -> Response:
     principal = await feed_principal(request)
     entry_id = _entry_id(request)
-    await feed_entry(request, principal, entry_id)  # 404 before looking at the body
+    await feed_entry(request.app.state.pool, principal.user_id, entry_id)  # 404 before the body
     body = await read_json(request)
     if not isinstance(body, dict):
         raise ApiError(400, "INVALID_REQUEST_STRUCTURE", "Expected a UserActivity object.")
@@ -126,10 +123,9 @@ async def update(request: Request) -> Response:
     if not isinstance(text, str) or not text.strip():
         raise _invalid_text("Not a valid string." if not isinstance(text, str)
                             else "This field may not be blank.")
-    if len(text) > MAX_TEXT:
-        raise _invalid_text(f"Ensure this field has no more than {MAX_TEXT} characters.")
-    entry = await change_entry(request, principal, entry_id, "feed.entry_updated",
-                               {"text": text})
+    if len(text) > MAX_ENTRY_TEXT:
+        raise _invalid_text(f"Ensure this field has no more than {MAX_ENTRY_TEXT} characters.")
+    entry = await edit_entry_text(request.app.state.pool, principal, entry_id, text)
     return await _answer(request, principal, entry)
 
 

@@ -1,9 +1,10 @@
 """What the four dialects share: the credential a dialect's client sends, the read of the
-`activities` read model under the rules of `GET /activities`, one feed entry, and time formats.
+`activities` read model under the rules of `GET /activities`, the feed's caller, and time formats.
 
 Nothing here keeps state of its own: every dialect answers from the same read models as the
-native routes (`activities`, `user_feed`), and every change goes through the native route's
-own code (the cancel of `DELETE /activities/{id}`, the feed's text edit and soft delete).
+native routes (`activities`, `user_feed` through app/read/feed.py), and every change goes
+through the native code (the cancel of `DELETE /activities/{id}`, the feed's text edit and soft
+delete of app/commands/feed.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,7 +25,9 @@ from starlette.types import Scope
 
 from app.activities.state import COLUMNS
 from app.domain.errors import ApiError
+from app.edge.auth import authenticate
 from app.identity.activity_visibility import may_see_row, sql_conditions
+from app.identity.feed_access import check_feed_access
 from app.identity.principal import Principal
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -121,37 +123,9 @@ def activity_number(activity_id: str) -> int:
 
 
 async def feed_principal(request: Request) -> Principal:
-    """The caller of a feed dialect: the feed's own rule (a session or a personal token)."""
-    from app.http.feed import feed_caller
-
-    return await feed_caller(request)
-
-
-async def feed_entry(request: Request, principal: Principal, entry_id: int) -> dict[str, Any]:
-    """One entry of the caller's feed in the native shape; 404 `UNKNOWN_RESOURCE` if it never
-    was (or is another user's), 410 `GONE` once deleted (the feed's own `load_entry`)."""
-    from app.http.feed import entry_json, load_entry
-
-    async with request.app.state.pool.acquire() as conn:
-        return entry_json(await load_entry(conn, principal, entry_id))
-
-
-async def change_entry(request: Request, principal: Principal, entry_id: int,
-                       record_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Edits (`feed.entry_updated`, `{text}`) or soft-deletes (`feed.entry_deleted`) an entry
-    through the feed route's own command, and gives back the entry it answers."""
-    from app.http.feed import apply_entry_change
-
-    response = await apply_entry_change(request, principal, entry_id, record_type, data)
-    return orjson.loads(bytes(response.body))
-
-
-async def user_profile(request: Request, user_id: uuid.UUID) -> dict[str, Any]:
-    async with request.app.state.pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT user_name, email, display_name FROM users WHERE user_id = $1", user_id
-        )
-    return dict(row) if row else {"user_name": None, "email": None, "display_name": None}
+    """The caller of a feed dialect: the feed's own rule (a session or a personal token,
+    app/identity/feed_access.py)."""
+    return check_feed_access(await authenticate(request))
 
 
 # --- time ---------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ takes `activity_filter_enum`: the kind of the entries (`USER`, `CHANNEL`, `FOLDE
 ignored. `GET /activity/{id}` answers the `Activity`, 410 when the entry is unknown or
 deleted. `POST /activity/update` takes an `Activity`: every field is read-only but a deletion
 (`mechanism: "DELETED"` or a `deleted` timestamp), which soft-deletes the entry through the
-feed's own route code; it answers 200 with the updated `Activity`. Errors answer in the native
-error shape (API.md §1), which the SDK reads as its error text.
+feed's own command (app/commands/feed.py); it answers 200 with the updated `Activity`. Errors
+answer in the native error shape (API.md §1), which the SDK reads as its error text.
 """
 
 from __future__ import annotations
@@ -35,20 +35,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.compat.common import (
-    change_entry,
-    feed_entry,
-    feed_principal,
-    renders_errors,
-    rfc3339,
-    user_profile,
-    with_credential,
-)
+from app.commands.feed import delete_entry
+from app.compat.common import feed_principal, renders_errors, rfc3339, with_credential
 from app.domain.errors import ApiError, invalid_parameter, invalid_structure
 from app.domain.ids import number_id
 from app.edge.body import read_json
 from app.edge.responses import json
 from app.identity.principal import Principal
+from app.read.accounts import user_profile
+from app.read.feed import active_entry_ids, feed_entry
 
 PREFIX = "/compat/pieces"
 LIMIT = 1000
@@ -109,7 +104,7 @@ def pieces_activity(entry: dict[str, Any], user_id: Any, profile: dict[str, Any]
 
 
 async def _answer(request: Request, principal: Principal, entry: dict[str, Any]) -> Response:
-    profile = await user_profile(request, principal.user_id)
+    profile = await user_profile(request.app.state.pool, principal.user_id)
     return json(pieces_activity(entry, principal.user_id, profile))
 
 
@@ -127,25 +122,18 @@ async def identifiers(request: Request) -> Response:
     if kind != "ALL" and kind not in FILTERS:
         raise invalid_parameter("activity_filter_enum",
                                 f"activity_filter_enum must be ALL or one of {', '.join(FILTERS)}")
-    args: list[Any] = [principal.user_id]
-    condition = ""
-    if kind in FILTERS:
-        args.append(FILTERS[kind] + "%")
-        condition = "AND type LIKE $2"
-    async with request.app.state.pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"SELECT entry_id FROM user_feed WHERE user_id = $1 AND deleted_at IS NULL "
-            f"{condition} ORDER BY entry_id DESC LIMIT {LIMIT}",
-            *args,
-        )
-    return json({"iterable": [{"id": str(r["entry_id"])} for r in rows]})
+    ids = await active_entry_ids(
+        request.app.state.pool, principal.user_id, FILTERS.get(kind), LIMIT
+    )
+    return json({"iterable": [{"id": entry_id} for entry_id in ids]})
 
 
 @renders_errors(_error)
 async def snapshot(request: Request) -> Response:
     request, principal = await _principal(request)
     entry_id = _entry_id(request.path_params["activity"])
-    return await _answer(request, principal, await feed_entry(request, principal, entry_id))
+    entry = await feed_entry(request.app.state.pool, principal.user_id, entry_id)
+    return await _answer(request, principal, entry)
 
 
 @renders_errors(_error)
@@ -155,9 +143,9 @@ async def update(request: Request) -> Response:
     if not isinstance(body, dict):
         raise invalid_structure("The body must be a Pieces Activity (a JSON object)")
     entry_id = _entry_id(body.get("id"))
-    entry = await feed_entry(request, principal, entry_id)
+    entry = await feed_entry(request.app.state.pool, principal.user_id, entry_id)
     if body.get("mechanism") == "DELETED" or body.get("deleted"):
-        entry = await change_entry(request, principal, entry_id, "feed.entry_deleted", {})
+        entry = await delete_entry(request.app.state.pool, principal, entry_id)
     return await _answer(request, principal, entry)
 
 

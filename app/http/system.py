@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
-from app.commands.users import create_user, operator_refused
+from app.commands.accounts import create_user
+from app.domain.accounts import operator_refused
 from app.domain.validation import Body
 from app.edge.auth import credential_of
 from app.edge.body import read_json
