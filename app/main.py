@@ -36,6 +36,7 @@ from app.http import (
 from app.http.client_address import trusted_networks
 from app.http.middleware import EXPOSED_HEADERS, ServerMiddleware
 from app.identity.password_checks import PasswordChecks
+from app.logging_setup import configure
 from app.realtime.service import routes as realtime_routes
 from app.realtime.service import service as realtime_service
 from app.store import database as db
@@ -148,8 +149,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 def app_from_env() -> Starlette:
     """The factory uvicorn's workers call (`activity-server serve --workers N`)."""
-    from app.logging_setup import configure
-
     settings = Settings.from_env()
     configure(settings.log_level)
     return create_app(settings)

@@ -33,6 +33,12 @@ async def _locked_channel(
     return stream, row
 
 
+async def _check_name_free(tx: Tx, principal: Principal, name: str) -> None:
+    """A user's channels have distinct names (checked under the user stream's lock)."""
+    if await name_taken(tx.conn, principal.user_id, name):
+        raise name_exists(f"A channel named {name!r} exists")
+
+
 async def create_channel(
     tx: Tx, principal: Principal, channel_id: str, name: str, fields: Mapping[str, Any]
 ) -> None:
@@ -41,8 +47,7 @@ async def create_channel(
     await tx.lock(stream)
     if await load_channel(tx.conn, principal.user_id, channel_id):
         raise id_exists(f"A channel with id {channel_id!r} exists")
-    if await name_taken(tx.conn, principal.user_id, name):
-        raise name_exists(f"A channel named {name!r} exists")
+    await _check_name_free(tx, principal, name)
     await tx.append(
         stream,
         channel_records.CREATED,
@@ -64,8 +69,8 @@ async def update_channel(
     each optional: what is absent stays). Gives back the channel as it is now."""
     stream, row = await _locked_channel(tx, principal, channel_id)
     name = fields["name"].strip() if "name" in fields else row["name"]
-    if name != row["name"] and await name_taken(tx.conn, principal.user_id, name):
-        raise name_exists(f"A channel named {name!r} exists")
+    if name != row["name"]:
+        await _check_name_free(tx, principal, name)
     await tx.append(
         stream,
         channel_records.UPDATED,

@@ -31,6 +31,7 @@ FINAL_RECORDS = {
     FAILED: "activity.failed",
     CANCELLED: "activity.cancelled",
 }
+RECORDS = (CREATED, STARTED, PROGRESS, CANCEL_REQUESTED, *FINAL_RECORDS.values())
 
 # The retention sweep's stream and its one record (app/activities/retention.py).
 RETENTION_STREAM = "activities-retention"
