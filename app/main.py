@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from app import activities as activities_service
-from app import compat, realtime
+from app.activities.service import service as activities_service
+from app.compat.routes import routes as compat_routes
 from app.config import Settings
 from app.domain.errors import ApiError
 from app.edge.responses import error
@@ -36,6 +36,9 @@ from app.http import (
 from app.http.client_address import trusted_networks
 from app.http.middleware import EXPOSED_HEADERS, ServerMiddleware
 from app.identity.password_checks import PasswordChecks
+from app.logging_setup import configure
+from app.realtime.service import routes as realtime_routes
+from app.realtime.service import service as realtime_service
 from app.store import database as db
 from app.store import file_gc
 from app.store.migrate import migrate
@@ -45,7 +48,7 @@ log = logging.getLogger(__name__)
 # Services that live as long as the application (the realtime fan-out, the activities runner):
 # each is entered after the pool exists and left before it closes.
 Service = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
-SERVICES: list[Service] = [realtime.service, file_gc.service, activities_service.service]
+SERVICES: list[Service] = [realtime_service, file_gc.service, activities_service]
 
 _HTTP_ERRORS = {
     404: ("UNKNOWN_RESOURCE", "No such resource"),
@@ -111,11 +114,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *system.routes,
             *admin.routes,
             *tokens.routes,
-            *realtime.routes,
+            *realtime_routes,
             *channels.routes,
             *activities.routes,
             *feed.routes,
-            *compat.routes,  # `/compat/...`: before the channel-scoped routes
+            *compat_routes,  # `/compat/...`: before the channel-scoped routes
             *folders.routes,  # channel-scoped: after every fixed first segment
             *activities.channel_routes,
             *events.routes,
@@ -146,8 +149,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 def app_from_env() -> Starlette:
     """The factory uvicorn's workers call (`activity-server serve --workers N`)."""
-    from app.logging_setup import configure
-
     settings = Settings.from_env()
     configure(settings.log_level)
     return create_app(settings)

@@ -9,26 +9,17 @@ operational state (see migration 0006) and never rebuilt.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
+from app.domain import activities as activity_records
 from app.store.log import LogRecord
 from projections.registry import handles, read_models
 
 read_models("activities")
 
-ACTIVITY_RECORDS = (
-    "activity.created",
-    "activity.started",
-    "activity.progress",
-    "activity.cancel_requested",
-    "activity.completed",
-    "activity.failed",
-    "activity.cancelled",
-)
-
-
-@handles(*ACTIVITY_RECORDS)
+@handles(*activity_records.RECORDS)
 async def activity_state(conn: asyncpg.Connection, record: LogRecord) -> None:
     a: dict[str, Any] = record.data["activity"]
     await conn.execute(
@@ -64,7 +55,7 @@ async def activity_state(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("activities.purged")
+@handles(activity_records.PURGED)
 async def activities_purged(conn: asyncpg.Connection, record: LogRecord) -> None:
     await conn.execute(
         "DELETE FROM activities WHERE activity_id = ANY($1::uuid[])",
@@ -72,7 +63,5 @@ async def activities_purged(conn: asyncpg.Connection, record: LogRecord) -> None
     )
 
 
-def _uuid(value: str) -> Any:
-    from uuid import UUID
-
+def _uuid(value: str) -> UUID:
     return UUID(value)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncpg
 
+from app.domain import channels as channel_records
 from app.store.log import LogRecord
 from projections.registry import handles, read_models
 
 read_models("channels")
 
 
-@handles("channel.created")
+@handles(channel_records.CREATED)
 async def channel_created(conn: asyncpg.Connection, record: LogRecord) -> None:
     d = record.data
     await conn.execute(
@@ -30,7 +31,7 @@ async def channel_created(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("channel.updated")
+@handles(channel_records.UPDATED)
 async def channel_updated(conn: asyncpg.Connection, record: LogRecord) -> None:
     # The record carries the whole new state of the mutable fields: no merge logic to replay.
     d = record.data
@@ -48,7 +49,7 @@ async def channel_updated(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("channel.trashed")
+@handles(channel_records.TRASHED)
 async def channel_trashed(conn: asyncpg.Connection, record: LogRecord) -> None:
     await conn.execute(
         "UPDATE channels SET trashed = true, modified = $3 WHERE user_id = $1 AND channel_id = $2",
@@ -58,7 +59,7 @@ async def channel_trashed(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("channel.deleted")
+@handles(channel_records.DELETED)
 async def channel_deleted(conn: asyncpg.Connection, record: LogRecord) -> None:
     await conn.execute(
         "DELETE FROM channels WHERE user_id = $1 AND channel_id = $2",

@@ -12,9 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from app.activities import export
-from app.activities.runner import Context, work
-from app.activities.state import Spec
+from app.activities.work_context import Context, Work
+from app.commands.channels import delete_for_good as delete_channel_for_good
+from app.commands.event_batch import record_batch
+from app.domain import activities as activity
+from app.read.channel_content import content_count
 from app.store.transaction import Tx
+from projections.rebuild import rebuild as replay
 
 
 def _principal(ctx: Context) -> Any:
@@ -22,7 +26,6 @@ def _principal(ctx: Context) -> Any:
     return ctx.principal
 
 
-@work("folder.delete")
 async def delete_folder(ctx: Context) -> None:
     from app.domain.folders import deletion_set
     from app.http.folders import delete_for_good, load_tree
@@ -43,39 +46,28 @@ async def delete_folder(ctx: Context) -> None:
     await ctx.finish(last)
 
 
-@work("channel.delete")
 async def delete_channel(ctx: Context) -> None:
-    from app.http.channels import delete_for_good
-
     principal = _principal(ctx)
     channel_id = ctx.params["channelId"]
     async with ctx.pool.acquire() as conn:
-        total = await conn.fetchval(
-            """SELECT (SELECT count(*) FROM folders WHERE user_id = $1 AND channel_id = $2)
-                    + (SELECT count(*) FROM events WHERE user_id = $1 AND channel_id = $2)""",
-            principal.user_id,
-            channel_id,
-        )
-    await ctx.progress(0, int(total), force=True)
+        total = await content_count(conn, principal.user_id, channel_id)
+    await ctx.progress(0, total, force=True)
     await ctx.safe_point()
 
     async def last(tx: Tx) -> dict[str, Any]:
-        return {"code": 200, "payload": await delete_for_good(tx, principal, channel_id)}
+        return {"code": 200,
+                "payload": await delete_channel_for_good(tx, principal, channel_id)}
 
     await ctx.finish(last)
 
 
-@work("channel.export")
 async def export_channel(ctx: Context) -> None:
     await export.run(ctx, _principal(ctx), ctx.params["channelId"])
 
 
-@work("projections.rebuild")
 async def rebuild(ctx: Context) -> None:
     """Replays the log into empty read models in one transaction (readers and writers wait for
     it); the activity's own records are replayed too, then it ends."""
-    from projections.rebuild import rebuild as replay
-
     async with ctx.pool.acquire() as conn:
         total = await conn.fetchval("SELECT count(*) FROM event_log")
     await ctx.progress(0, int(total), force=True)
@@ -93,25 +85,13 @@ def _done(payload: dict[str, Any]) -> Any:
 
 
 # --- events/batch ------------------------------------------------------------------------------
-# The batch's decisions live in app/commands/event_batch.py
-# (`record_batch(tx, principal, channel_id,
-# events) -> dict`, the 200 body). The route starts the activity with `batch_spec` through
-# `app.activities.respond.start_and_answer`; the work runs the whole batch in the transaction
-# that ends the activity: all or nothing, and a cancel before its commit keeps nothing.
+# The batch's decisions live in app/commands/event_batch.py (`record_batch(tx, principal,
+# channel_id, events) -> dict`, the 200 body). The route starts the activity with
+# app/domain/activities.py `batch_spec`; the work runs the whole batch in the transaction that
+# ends the activity: all or nothing, and a cancel before its commit keeps nothing.
 
 
-def batch_spec(channel_id: str, events: list[dict[str, Any]]) -> Spec:
-    return Spec(
-        type="events.batch",
-        title=f"Record {len(events)} event(s)",
-        params={"channelId": channel_id, "events": events},
-        context={"channelId": channel_id},
-    )
-
-
-@work("events.batch")
 async def events_batch(ctx: Context) -> None:
-    from app.commands.event_batch import record_batch
     principal = _principal(ctx)
     channel_id, events = ctx.params["channelId"], ctx.params["events"]
     await ctx.progress(0, len(events), force=True)
@@ -121,3 +101,13 @@ async def events_batch(ctx: Context) -> None:
         return {"code": 200, "payload": await record_batch(tx, principal, channel_id, events)}
 
     await ctx.finish(last)
+
+
+# The works the runner knows (app/activities/service.py hands them to it).
+WORKS: dict[str, Work] = {
+    activity.FOLDER_DELETE: delete_folder,
+    activity.CHANNEL_DELETE: delete_channel,
+    activity.CHANNEL_EXPORT: export_channel,
+    activity.PROJECTIONS_REBUILD: rebuild,
+    activity.EVENTS_BATCH: events_batch,
+}

@@ -7,46 +7,23 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 import asyncpg
 
+from app.commands import activities as activity_commands
 from app.config import Settings
-from app.store import transaction
-from app.store.transaction import Tx
+from app.domain.activities import retention_start
+from app.store.exports import export_path, exports_dir
 
 log = logging.getLogger(__name__)
-
-STREAM = "activities-retention"
-BATCH = 1000
-
-
-def exports_dir(settings: Settings) -> Path:
-    return Path(settings.data_dir) / "exports"
 
 
 async def sweep(pool: asyncpg.Pool, settings: Settings) -> int:
     """Purges what is past its time; returns how many activities went."""
-    cutoff = time.time() - settings.activity_retention_days * 86400
-
-    async def command(tx: Tx) -> list[str]:
-        await tx.lock(STREAM)
-        rows = await tx.conn.fetch(
-            "SELECT activity_id FROM activities WHERE completed_at < $1 "
-            "ORDER BY completed_at LIMIT $2",
-            cutoff,
-            BATCH,
-        )
-        ids = [str(r["activity_id"]) for r in rows]
-        if ids:
-            await tx.append(STREAM, "activities.purged",
-                            {"activityIds": ids, "before": cutoff, "time": time.time()},
-                            user_id=None)
-        return ids
-
-    ids = await transaction.run(pool, command, meta={"actor": {"kind": "server"}})
+    cutoff = retention_start(settings.activity_retention_days, time.time())
+    ids = await activity_commands.purge_finished(pool, cutoff)
     for activity_id in ids:
-        (exports_dir(settings) / f"{activity_id}.jsonl").unlink(missing_ok=True)
+        export_path(settings, activity_id).unlink(missing_ok=True)
     # Partial files of exports whose worker died (a finished export removes its own).
     for part in exports_dir(settings).glob("*.part"):
         try:
@@ -54,9 +31,7 @@ async def sweep(pool: asyncpg.Pool, settings: Settings) -> int:
                 part.unlink(missing_ok=True)
         except OSError:
             pass
-    async with pool.acquire() as conn:
-        await conn.execute("DELETE FROM idempotency_keys WHERE created < $1",
-                           time.time() - 24 * 3600)
+    await activity_commands.forget_idempotency_keys(pool)
     if ids:
         log.info("purged %d finished activities", len(ids))
     return len(ids)

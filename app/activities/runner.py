@@ -26,15 +26,16 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from app.activities import state
+from app.activities.work_context import Cancelled, Context, LeaseLost, Work, end_in
+from app.commands.activities import append_state
 from app.config import Settings
+from app.domain.activities import CANCELLED, FAILED, FINAL, RUNNING, STARTED
 from app.domain.errors import ApiError
 from app.identity.permissions import Access
 from app.identity.principal import PERSONAL, SESSION, Principal
@@ -44,160 +45,7 @@ from app.store.transaction import Tx
 
 log = logging.getLogger(__name__)
 
-Work = Callable[["Context"], Awaitable[None]]
-# Activity type -> its work (app/activities/operations.py fills it).
-WORKS: dict[str, Work] = {}
-
 _NOW = "extract(epoch from clock_timestamp())"
-
-
-class Cancelled(Exception):
-    """Raised at a safe point when a cancel was requested: the work stops there."""
-
-
-class LeaseLost(Exception):
-    """This worker's attempt is no longer the activity's: whatever it would commit is dropped."""
-
-
-def work(activity_type: str) -> Callable[[Work], Work]:
-    def register(fn: Work) -> Work:
-        WORKS[activity_type] = fn
-        return fn
-
-    return register
-
-
-@dataclass
-class Context:
-    """What a running work sees: its input, who it acts for, and the runner's services."""
-
-    runner: Runner
-    activity_id: UUID
-    attempt: int
-    type: str
-    user_id: UUID | None
-    cancellable: bool
-    params: dict[str, Any]
-    principal: Principal | None
-    meta: dict[str, Any]
-    pause: float = 0.0  # seconds at each safe point: a drill's setting, travelling with the work
-    lost: bool = False
-    finished: bool = False
-    _last_progress: float = 0.0
-    _progress: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        return self.runner.pool
-
-    @property
-    def settings(self) -> Settings:
-        return self.runner.settings
-
-    async def safe_point(self) -> None:
-        """A point where the work may stop: renews the lease, raises Cancelled on a cancel
-        request (LeaseLost when the activity was taken over)."""
-        if self.pause > 0:
-            await asyncio.sleep(self.pause)
-        if await self.runner.renew(self.activity_id, self.attempt) is False:
-            self.lost = True
-        if self.lost:
-            raise LeaseLost(str(self.activity_id))
-        if self.cancellable:
-            async with self.pool.acquire() as conn:
-                requested = await conn.fetchval(
-                    "SELECT cancel_requested FROM activities WHERE activity_id = $1",
-                    self.activity_id,
-                )
-            if requested:
-                raise Cancelled()
-
-    async def progress(self, done: int, total: int | None, *, force: bool = False) -> None:
-        """Records progress, at most every `activity_progress_interval` seconds."""
-        self._progress = state.progress(done, total)
-        now = time.monotonic()
-        if not force and now - self._last_progress < self.settings.activity_progress_interval:
-            return
-        self._last_progress = now
-        snapshot = dict(self._progress)
-
-        async def command(tx: Tx) -> None:
-            activity = await self._locked(tx, fence=False)
-            if activity is None or activity["state"] in state.FINAL:
-                return
-            activity["progress"] = snapshot
-            await state.append_state(tx, state.PROGRESS, activity, user_id=self.user_id)
-
-        await transaction.run(self.pool, command, meta=self.meta)
-
-    async def step(self, fn: Callable[[Tx], Awaitable[Any]]) -> Any:
-        """Runs one step of the work in its own transaction, fenced: it commits only while
-        this attempt holds the activity."""
-
-        async def command(tx: Tx) -> Any:
-            result = await fn(tx)
-            await self._fence(tx, lock="FOR SHARE")
-            return result
-
-        return await transaction.run(self.pool, command, meta=self.meta)
-
-    async def finish(
-        self,
-        fn: Callable[[Tx], Awaitable[dict[str, Any]]] | None = None,
-        *,
-        publish: Callable[[], Any] | None = None,
-    ) -> dict[str, Any]:
-        """Runs the last step and appends `activity.completed` with its result (`{code,
-        payload}`) in the same transaction. A cancel recorded before this transaction locked
-        the activity rolls the whole step back (Cancelled). `publish` (say, putting a file in
-        place) runs last, under the run row's lock, just before the commit."""
-
-        async def command(tx: Tx) -> dict[str, Any]:
-            result = await fn(tx) if fn is not None else {"code": 200, "payload": {}}
-            if self.pause > 0:
-                await asyncio.sleep(self.pause)  # a drill's half-way: the work is done, uncommitted
-            activity = await self._locked(tx, fence=True)
-            if activity is None:
-                raise LeaseLost(str(self.activity_id))
-            if self.cancellable and activity["cancelRequested"]:
-                raise Cancelled()
-            if self._progress:
-                total = self._progress.get("total")
-                activity["progress"] = state.progress(
-                    total if total is not None else self._progress["done"], total
-                )
-            else:
-                activity["progress"] = state.progress(1, 1)
-            await self.runner.end_in(tx, self, activity, state.COMPLETED, result=result)
-            if publish is not None:
-                publish()
-            return result
-
-        result = await transaction.run(self.pool, command, meta=self.meta)
-        self.finished = True
-        return result
-
-    async def _fence(self, tx: Tx, *, lock: str) -> None:
-        attempt = await tx.conn.fetchval(
-            f"SELECT attempt FROM activity_runs WHERE activity_id = $1 {lock}", self.activity_id
-        )
-        if attempt != self.attempt:
-            self.lost = True
-            raise LeaseLost(str(self.activity_id))
-
-    async def _locked(self, tx: Tx, *, fence: bool) -> dict[str, Any] | None:
-        """Locks the activity's stream, checks the attempt, and reads its state."""
-        await tx.lock(state.stream(self.activity_id))
-        if fence:
-            await self._fence(tx, lock="FOR UPDATE")
-        else:
-            attempt = await tx.conn.fetchval(
-                "SELECT attempt FROM activity_runs WHERE activity_id = $1", self.activity_id
-            )
-            if attempt != self.attempt:
-                return None
-        return await state.load(tx.conn, self.activity_id)
-
 
 def _owner_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -206,9 +54,12 @@ def _owner_name() -> str:
 class Runner:
     """One per process (when `run_activities` is on): claims and runs activities."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, works: Mapping[str, Work]
+    ) -> None:
         self.pool = pool
         self.settings = settings
+        self.works = works  # activity type -> its work (app/activities/operations.py WORKS)
         self.owner = _owner_name()
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
@@ -329,7 +180,7 @@ class Runner:
     async def _work(self, ctx: Context) -> None:
         outcome: tuple[str, dict[str, Any] | None] | None = None
         try:
-            fn = WORKS.get(ctx.type)
+            fn = self.works.get(ctx.type)
             if fn is None:
                 raise ApiError(500, "UNEXPECTED_ERROR", f"No work is known for {ctx.type!r}")
             if ctx.principal is None and ctx.user_id is not None:
@@ -338,13 +189,13 @@ class Runner:
             if not ctx.finished:
                 await ctx.finish()
         except Cancelled:
-            outcome = (state.CANCELLED, None)
+            outcome = (CANCELLED, None)
         except LeaseLost:
             log.info("activity %s: attempt %d lost its lease; its work is discarded",
                      ctx.activity_id, ctx.attempt)
             return
         except ApiError as exc:
-            outcome = (state.FAILED, _error_of(exc))
+            outcome = (FAILED, _error_of(exc))
         except asyncio.CancelledError:
             raise  # the process is stopping: the lease will pass, another process takes over
         except Exception as exc:
@@ -353,7 +204,7 @@ class Runner:
                             ctx.activity_id)
                 return
             log.exception("activity %s failed", ctx.activity_id)
-            outcome = (state.FAILED, _error_of(
+            outcome = (FAILED, _error_of(
                 ApiError(500, "UNEXPECTED_ERROR", "The work failed unexpectedly")))
         if outcome is not None:
             await self.end(ctx, outcome[0], error=outcome[1])
@@ -387,13 +238,13 @@ class Runner:
 
         async def command(tx: Tx) -> bool:
             activity = await ctx._locked(tx, fence=True)
-            if activity is None or activity["state"] in state.FINAL:
+            if activity is None or activity["state"] in FINAL:
                 await tx.conn.execute(
                     "DELETE FROM activity_runs WHERE activity_id = $1", ctx.activity_id
                 )
                 return False
             if activity["cancelRequested"] and activity["cancellable"]:
-                await self.end_in(tx, ctx, activity, state.CANCELLED)
+                await end_in(tx, ctx, activity, CANCELLED)
                 return False
             if ctx.attempt > self.settings.activity_max_attempts:
                 error = _error_of(ApiError(
@@ -401,12 +252,12 @@ class Runner:
                     f"The work was interrupted {ctx.attempt - 1} times (server stopped or "
                     "crashed); it was not carried on",
                 ))
-                await self.end_in(tx, ctx, activity, state.FAILED, error=error)
+                await end_in(tx, ctx, activity, FAILED, error=error)
                 return False
-            activity["state"] = state.RUNNING
+            activity["state"] = RUNNING
             if activity["startedAt"] is None:
                 activity["startedAt"] = time.time()
-            await state.append_state(tx, state.STARTED, activity, user_id=ctx.user_id,
+            await append_state(tx, STARTED, activity, user_id=ctx.user_id,
                                      attempt=ctx.attempt)
             return True
 
@@ -417,34 +268,15 @@ class Runner:
     ) -> None:
         async def command(tx: Tx) -> None:
             activity = await ctx._locked(tx, fence=True)
-            if activity is None or activity["state"] in state.FINAL:
+            if activity is None or activity["state"] in FINAL:
                 return
-            await self.end_in(tx, ctx, activity, final, error=error)
+            await end_in(tx, ctx, activity, final, error=error)
 
         try:
             await transaction.run(self.pool, command, meta=ctx.meta)
         except LeaseLost:
             log.info("activity %s: attempt %d lost its lease before its end", ctx.activity_id,
                      ctx.attempt)
-
-    async def end_in(
-        self,
-        tx: Tx,
-        ctx: Context,
-        activity: dict[str, Any],
-        final: str,
-        *,
-        result: dict[str, Any] | None = None,
-        error: dict[str, Any] | None = None,
-    ) -> None:
-        """The final record and the removal of the run row, in the caller's transaction."""
-        activity["state"] = final
-        activity["result"] = result
-        activity["error"] = error
-        activity["completedAt"] = time.time()
-        await state.append_state(tx, state.FINAL_RECORDS[final], activity, user_id=ctx.user_id,
-                                 attempt=ctx.attempt)
-        await tx.conn.execute("DELETE FROM activity_runs WHERE activity_id = $1", ctx.activity_id)
 
     async def _maybe_sweep(self) -> None:
         if self.sweeper is None or time.monotonic() - self._last_sweep < 300:

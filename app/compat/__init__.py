@@ -12,11 +12,3 @@ holds its table of field correspondences:
 - `/compat/aisquare/api/v1` (app/compat/aisquare.py): AISquare Studio user activities (feed
   entries).
 """
-
-from __future__ import annotations
-
-from app.compat import acronis, aisquare, pieces, plex, plex_notifications
-
-routes = [
-    *plex.routes, *plex_notifications.routes, *pieces.routes, *acronis.routes, *aisquare.routes,
-]

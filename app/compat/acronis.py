@@ -43,13 +43,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.activities.state import CANCELLED, COMPLETED, FAILED, from_row
 from app.compat.common import activity_number, micros, rfc3339, visible_activities
+from app.domain.activities import CANCELLED, COMPLETED, FAILED
 from app.domain.errors import invalid_parameter
 from app.domain.ids import uuid_id
 from app.domain.validation import MAX_TIME, MIN_TIME, is_number
 from app.edge.auth import authenticate
 from app.edge.responses import json
+from app.read.activities import activity_from_row
 
 PREFIX = "/compat/acronis/api/task_manager/v2"
 MAX_LIMIT = 1000
@@ -249,7 +250,7 @@ async def list_activities(request: Request) -> Response:
                           f"(${n}::float8, ${n + 1}::uuid)")
     rows = await visible_activities(request, principal, conditions, args,
                                     f"{sort} {direction}, a.activity_id {direction}", limit + 1)
-    items = [from_row(r) for r in rows]
+    items = [activity_from_row(r) for r in rows]
     cursors: dict[str, Any] = {}
     if len(items) > limit:
         last = rows[limit - 1]

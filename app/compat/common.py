@@ -3,8 +3,8 @@
 
 Nothing here keeps state of its own: every dialect answers from the same read models as the
 native routes (`activities`, `user_feed` through app/read/feed.py), and every change goes
-through the native code (the cancel of `DELETE /activities/{id}`, the feed's text edit and soft
-delete of app/commands/feed.py).
+through the native code (the cancel command of `DELETE /activities/{id}`,
+app/commands/activities.py; the feed's text edit and soft delete of app/commands/feed.py).
 """
 
 from __future__ import annotations
@@ -23,19 +23,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from app.activities.state import COLUMNS
+from app.domain.activities import retention_start
 from app.domain.errors import ApiError
 from app.edge.auth import authenticate
-from app.identity.activity_visibility import may_see_row, sql_conditions
 from app.identity.feed_access import check_feed_access
 from app.identity.principal import Principal
+from app.read import activities as activities_read
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-# The activity columns plus the owner, for the dialects that name the user.
-ACTIVITY_COLUMNS = f"{COLUMNS}, (SELECT user_name FROM users u WHERE u.user_id = a.user_id) " \
-                   "AS owner_name"
-
 
 def credential_scope(scope: Scope, *header_names: str, query_name: str | None = None) -> Scope:
     """The connection's scope as the native routes expect it: the dialect's credential (the
@@ -80,11 +75,6 @@ def renders_errors(render: Callable[[ApiError], Response]) -> Callable[[Handler]
 # --- activities ---------------------------------------------------------------------------------
 
 
-def retention_start(request: Request) -> float:
-    """Finished activities older than this are no longer listed (as `GET /activities`)."""
-    return time.time() - request.app.state.settings.activity_retention_days * 86400
-
-
 async def visible_activities(
     request: Request,
     principal: Principal,
@@ -93,19 +83,15 @@ async def visible_activities(
     order: str,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Rows of `activities` (as `a`) matching `conditions`, in `order`, that the caller may
-    see under the rule of `GET /activities` (app/identity/activity_visibility.py): at most
-    `limit`."""
-    conditions = ["(a.completed_at IS NULL OR a.completed_at > $1)", *conditions]
-    args = [retention_start(request), *args]
-    conditions += sql_conditions(principal, args, "a.")
+    """Rows of `activities` (as `a`) matching `conditions` (their arguments from `$2`), in
+    `order`, that the caller may see under the rule of `GET /activities` and its retention
+    (app/read/activities.py): at most `limit`."""
+    since = retention_start(request.app.state.settings.activity_retention_days, time.time())
     async with request.app.state.pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"SELECT {ACTIVITY_COLUMNS} FROM activities a WHERE {' AND '.join(conditions)} "
-            f"ORDER BY {order} LIMIT {limit}",
-            *args,
+        return await activities_read.visible_activities(
+            conn, principal, since=since, conditions=conditions, args=args, order=order,
+            limit=limit,
         )
-    return [r for r in rows if may_see_row(principal, r)]
 
 
 def user_number(user_id: uuid.UUID | None) -> int:

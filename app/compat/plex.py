@@ -29,7 +29,7 @@ Errors answer with the native status and body (API.md §1), plus Plex's own
 
 The notification streams that push these `Activity` objects as they change are in
 app/compat/plex_notifications.py; answers that start an activity carry `X-Plex-Activity`
-(app/activities/respond.py).
+(app/http/activity_answers.py).
 """
 
 from __future__ import annotations
@@ -43,17 +43,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.activities.state import COMPLETED, FAILED, FINAL, from_row
+from app.commands import activities as activity_commands
 from app.compat.common import (
     renders_errors,
     user_number,
     visible_activities,
     with_credential,
 )
+from app.domain.activities import COMPLETED, FAILED, FINAL
 from app.domain.errors import ApiError
 from app.edge.auth import authenticate
 from app.edge.responses import json
-from app.http import activities as native
+from app.read.activities import activity_from_row
 
 PREFIX = "/compat/plex"
 LIMIT = 1000
@@ -134,7 +135,7 @@ async def list_activities(request: Request) -> Response:
     principal = await authenticate(request)
     rows = await visible_activities(request, principal, [], [],
                                     "a.created_at DESC, a.activity_id DESC", LIMIT)
-    items = [plex_activity(from_row(r), r["user_id"]) for r in rows]
+    items = [plex_activity(activity_from_row(r), r["user_id"]) for r in rows]
     if wants_json(request):
         return json({"MediaContainer": {"size": len(items), "Activity": items}})
     return xml("MediaContainer", {"size": len(items)},
@@ -143,8 +144,12 @@ async def list_activities(request: Request) -> Response:
 
 @renders_errors(error_response)
 async def cancel_activity(request: Request) -> Response:
-    """The native cancel (`app.http.activities.cancel_activity`), answered Plex's way."""
-    await native.cancel_activity(_request(request))
+    """The native cancel (app/commands/activities.py `cancel`), answered Plex's way."""
+    request = _request(request)
+    principal = await authenticate(request)
+    await activity_commands.cancel(
+        request.app.state.pool, principal, request.path_params["activity"]
+    )
     return Response(status_code=200)
 
 

@@ -47,9 +47,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from app.activities.state import FINAL_RECORDS
 from app.compat.common import credential_scope, renders_errors
 from app.compat.plex import PREFIX, error_response, plex_activity
+from app.domain.activities import CREATED, FINAL_RECORDS
 from app.domain.errors import ApiError, invalid_parameter
 from app.edge.auth import authenticate
 from app.identity import activity_visibility as visibility
@@ -63,7 +63,7 @@ from app.store.database import is_database_unavailable, unavailable
 log = logging.getLogger(__name__)
 
 ACTIVITY, PING = "activity", "ping"
-_STARTED = "activity.created"
+_STARTED = CREATED
 _ENDED = frozenset(FINAL_RECORDS.values())
 _FILTER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,63}$")
 MAX_FILTERS = 50

@@ -10,58 +10,32 @@ the caller may not see answers 404 `UNKNOWN_ACTIVITY` to a read and to its downl
 from __future__ import annotations
 
 import time
-from typing import Any
-from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from app.activities import export, state
-from app.activities.respond import start_and_answer
-from app.activities.state import COLUMNS, Spec, from_row
-from app.domain.errors import ApiError, invalid_operation, invalid_parameter, unknown
+from app.commands import activities as activity_commands
+from app.commands.activities import Decide
+from app.commands.event_batch import read_batch
+from app.domain import activities as activity
+from app.domain.activities import Spec, batch_spec
+from app.domain.errors import ApiError, invalid_parameter
 from app.domain.ids import uuid_id
 from app.domain.validation import Query
 from app.edge.auth import authenticate
 from app.edge.body import read_json
 from app.edge.responses import JSONResponse, json
+from app.http.activity_answers import start_and_answer
 from app.http.data_access import channel_for
+from app.http.events import precheck
 from app.http.system import check_operator
-from app.identity.activity_visibility import may_see_row, sql_conditions
-from app.identity.principal import Principal, meta
-from app.store import transaction
+from app.identity.permissions import EVENTS_WRITE
+from app.read import activities as activities_read
+from app.store.exports import export_path
 from app.store.transaction import Tx
 
 MAX_LIMIT = 1000
-
-
-def unknown_activity(activity_id: str) -> ApiError:
-    return unknown("UNKNOWN_ACTIVITY", "activity", activity_id)
-
-
-def _uuid(text: str) -> UUID | None:
-    return uuid_id(text)
-
-
-async def _find(
-    request: Request, principal: Principal, hidden: ApiError | None = None
-) -> tuple[dict[str, Any], UUID | None]:
-    """The activity of the path and its owner; 404 if it does not exist, `hidden` (else that
-    404) if the caller may not see it."""
-    raw = request.path_params["activity"]
-    activity_id = _uuid(raw)
-    if activity_id is None:
-        raise unknown_activity(raw)
-    async with request.app.state.pool.acquire() as conn:
-        row = await conn.fetchrow(
-            f"SELECT {COLUMNS} FROM activities WHERE activity_id = $1", activity_id
-        )
-    if row is None:
-        raise unknown_activity(raw)
-    if not may_see_row(principal, row):
-        raise hidden or unknown_activity(raw)
-    return from_row(row), row["user_id"]
 
 
 async def list_activities(request: Request) -> JSONResponse:
@@ -71,101 +45,62 @@ async def list_activities(request: Request) -> JSONResponse:
     query = Query(request.query_params)
     states = query.many("state")
     for value in states:
-        if value not in state.STATES:
-            query.fail("state", f"state must be among {', '.join(state.STATES)}")
+        if value not in activity.STATES:
+            query.fail("state", f"state must be among {', '.join(activity.STATES)}")
             break
     activity_type = query.text("type")
     limit = query.integer("limit", default=100, minimum=1, maximum=MAX_LIMIT)
     before = query.text("before")
     query.done()
-    conditions = ["(completed_at IS NULL OR completed_at > $1)"]
-    retention = request.app.state.settings.activity_retention_days * 86400
-    args: list[Any] = [time.time() - retention]
-    conditions += sql_conditions(principal, args)
-    if states:
-        args.append(states)
-        conditions.append(f"state = ANY(${len(args)})")
-    if activity_type:
-        args.append(activity_type)
-        conditions.append(f"type = ${len(args)}")
+    before_id = None
     if before is not None:
-        before_id = _uuid(before)
+        before_id = uuid_id(before)
         if before_id is None:
             raise invalid_parameter("before", "before must be an activity id")
-        args.append(before_id)
-        n = len(args)
-        conditions.append(
-            f"(created_at, activity_id) < (SELECT created_at, activity_id FROM activities "
-            f"WHERE activity_id = ${n})"
-        )
+    since = activity.retention_start(request.app.state.settings.activity_retention_days,
+                                     time.time())
     async with request.app.state.pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"SELECT {COLUMNS} FROM activities WHERE {' AND '.join(conditions)} "
-            f"ORDER BY created_at DESC, activity_id DESC LIMIT {limit}",
-            *args,
+        found = await activities_read.list_activities(
+            conn, principal, since=since, states=states,
+            activity_type=activity_type, before=before_id, limit=limit,
         )
-    # The rule checks each row as well: a list never shows what a read of it would refuse.
-    return json([from_row(r) for r in rows if may_see_row(principal, r)])
+    return json(found)
 
 
 async def get_activity(request: Request) -> JSONResponse:
     principal = await authenticate(request)
-    activity, _owner = await _find(request, principal)
-    return json(activity)
+    async with request.app.state.pool.acquire() as conn:
+        found, _owner = await activities_read.find_visible(
+            conn, principal, request.path_params["activity"]
+        )
+    return json(found)
 
 
 async def cancel_activity(request: Request) -> JSONResponse:
-    """Records the cancel request, then answers the activity: `cancelling` while the work
-    runs (it stops at its next safe point), `cancelled` for one that had not started. Asking
-    again answers the current state; 409 once it completed or failed, or if not cancellable."""
+    """Records the cancel request (app/commands/activities.py `cancel`), then answers the
+    activity: `cancelling` while the work runs, `cancelled` for one that had not started."""
     principal = await authenticate(request)
-    activity, owner = await _find(request, principal)
-    activity_id = UUID(activity["id"])
-
-    async def command(tx: Tx) -> dict[str, Any]:
-        await tx.lock(state.stream(activity_id))
-        current = await state.load(tx.conn, activity_id)
-        if current is None:
-            raise unknown_activity(str(activity_id))
-        if current["state"] in (state.CANCELLED, state.CANCELLING):
-            return current
-        if current["state"] in (state.COMPLETED, state.FAILED):
-            raise invalid_operation(f"The activity has already {current['state']}",
-                                    data={"state": current["state"]}, status=409)
-        if not current["cancellable"]:
-            raise invalid_operation("This activity cannot be cancelled", status=409)
-        now = time.time()
-        current["cancelRequested"] = True
-        unclaimed = await tx.conn.fetchval(
-            "DELETE FROM activity_runs WHERE activity_id = $1 AND lease_owner IS NULL "
-            "RETURNING true",
-            activity_id,
-        )
-        current["state"] = state.CANCELLING
-        await state.append_state(tx, state.CANCEL_REQUESTED, current, user_id=owner)
-        if unclaimed:  # no worker has it: it ends here
-            current["state"] = state.CANCELLED
-            current["completedAt"] = now
-            await state.append_state(tx, state.FINAL_RECORDS[state.CANCELLED], current,
-                                     user_id=owner)
-        return current
-
-    result = await transaction.run(request.app.state.pool, command, meta=meta(principal))
+    result = await activity_commands.cancel(
+        request.app.state.pool, principal, request.path_params["activity"]
+    )
     return json(result)
 
 
 async def download(request: Request) -> Response:
     """The file of a completed export (`result.payload.download`)."""
     principal = await authenticate(request)
-    activity, _owner = await _find(request, principal)
-    path = export.path_of(request.app.state.settings, activity["id"])
+    async with request.app.state.pool.acquire() as conn:
+        found, _owner = await activities_read.find_visible(
+            conn, principal, request.path_params["activity"]
+        )
+    path = export_path(request.app.state.settings, found["id"])
     if (
-        activity["type"] != "channel.export"
-        or activity["state"] != state.COMPLETED
+        found["type"] != activity.CHANNEL_EXPORT
+        or found["state"] != activity.COMPLETED
         or not path.is_file()
     ):
         raise ApiError(404, "UNKNOWN_RESOURCE", "This activity has no file to download")
-    channel_id = (activity.get("context") or {}).get("channelId") or "channel"
+    channel_id = (found.get("context") or {}).get("channelId") or "channel"
     return FileResponse(path, media_type="application/x-ndjson",
                         filename=f"{channel_id}-export.jsonl")
 
@@ -176,19 +111,11 @@ async def export_channel(request: Request) -> Response:
     channel_id = request.path_params["channel"]
     async with request.app.state.pool.acquire() as conn:
         channel = await channel_for(conn, principal, channel_id)
-    export.check_access(principal, channel_id)
-
-    async def command(tx: Tx) -> Spec:
-        return Spec(
-            type="channel.export",
-            title=f"Export channel {channel['name']!r}",
-            # The page size of the process that starts it (whichever process runs it).
-            params={"channelId": channel_id,
-                    "page": request.app.state.settings.activity_export_page},
-            context={"channelId": channel_id},
-        )
-
-    return await start_and_answer(request, principal, command)
+    activity_commands.check_export_access(principal, channel_id)
+    # The page size of the process that starts it (whichever process runs it).
+    spec = activity.export_spec(channel_id, channel["name"],
+                                request.app.state.settings.activity_export_page)
+    return await start_and_answer(request, principal, _starting(spec))
 
 
 async def events_batch(request: Request) -> Response:
@@ -196,34 +123,25 @@ async def events_batch(request: Request) -> Response:
     first (its faults answer 400 at once, no activity), then the whole batch runs in the
     transaction that ends the activity (app/commands/event_batch.py `record_batch`: all or nothing).
     Once done, answers 200 `{addedEvents, stoppedId?}`, or the batch's refusal."""
-    from app.activities.operations import batch_spec
-    from app.commands.event_batch import read_batch
-    from app.http.events import precheck
-    from app.identity.permissions import EVENTS_WRITE
-
     principal, channel_id = await precheck(request, EVENTS_WRITE)
     events = read_batch(await read_json(request))
-
-    async def command(tx: Tx) -> Spec:
-        return batch_spec(channel_id, events)
-
-    return await start_and_answer(request, principal, command)
+    return await start_and_answer(request, principal, _starting(batch_spec(channel_id, events)))
 
 
 async def rebuild(request: Request) -> Response:
     """Operator: rebuilds every read model from the log (`projections.rebuild`, not
     cancellable: it is one transaction)."""
     check_operator(request)
+    return await start_and_answer(request, None, _starting(activity.rebuild_spec()))
 
-    async def command(tx: Tx) -> Spec:
-        return Spec(
-            type="projections.rebuild",
-            title="Rebuild every read model from the log",
-            params={},
-            cancellable=False,
-        )
 
-    return await start_and_answer(request, None, command)
+def _starting(spec: Spec) -> Decide:
+    """A start whose decision was made before the transaction: always this activity."""
+
+    async def decide(tx: Tx) -> Spec:
+        return spec
+
+    return decide
 
 
 routes = [

@@ -2,55 +2,25 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.activities.respond import start_and_answer
-from app.activities.state import Spec
+from app.commands import channels as channel_commands
 from app.domain import client_data
-from app.domain.errors import ApiError, id_exists, invalid_operation, name_exists, unknown
-from app.domain.ids import RESERVED_CHANNEL_IDS, new_id, user_stream
+from app.domain.ids import RESERVED_CHANNEL_IDS, new_id
 from app.domain.validation import Body, Query
 from app.edge.auth import authenticate
 from app.edge.body import read_json
 from app.edge.responses import JSONResponse, json
-from app.identity.principal import Principal, meta
+from app.http.activity_answers import start_and_answer
+from app.identity.principal import meta
+from app.read import channels as channels_read
+from app.read.time_counts import channel_time_counts
 from app.store import transaction
-
-CHANNEL_COLUMNS = (
-    "channel_id, name, enforce_no_events_overlap, client_data, trashed, created, modified"
-)
-
-
-def channel_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["channel_id"],
-        "name": row["name"],
-        "enforceNoEventsOverlap": row["enforce_no_events_overlap"],
-        "clientData": row["client_data"],
-        "trashed": row["trashed"],
-        "created": row["created"],
-        "modified": row["modified"],
-    }
-
-
-async def load_channel(
-    conn: asyncpg.Connection, user_id: Any, channel_id: str
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE user_id = $1 AND channel_id = $2",
-        user_id,
-        channel_id,
-    )
-
-
-def unknown_channel(channel_id: str) -> ApiError:
-    return unknown("UNKNOWN_CHANNEL", "channel", channel_id)
+from app.store.transaction import Tx
 
 
 async def list_channels(request: Request) -> JSONResponse:
@@ -62,18 +32,14 @@ async def list_channels(request: Request) -> JSONResponse:
     query.done()
     if not principal.is_session:
         state = "default"
-    where = {"default": "AND NOT trashed", "trashed": "AND trashed", "all": ""}[state]
     async with request.app.state.pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE user_id = $1 {where} ORDER BY name",
-            principal.user_id,
-        )
+        rows = await channels_read.list_channels(conn, principal.user_id, state)
         channels = [
-            channel_json(r) for r in rows if principal.access.can_see_channel(r["channel_id"])
+            channels_read.channel_json(r)
+            for r in rows
+            if principal.access.can_see_channel(r["channel_id"])
         ]
         if time_count_base is not None:
-            from app.read.time_counts import channel_time_counts
-
             counts = await channel_time_counts(
                 conn, principal, [c["id"] for c in channels], time_count_base
             )
@@ -107,27 +73,8 @@ async def create_channel(request: Request) -> JSONResponse:
     channel_id = body.data.get("id") or new_id()
     name = body.data["name"].strip()
 
-    async def command(tx: transaction.Tx) -> None:
-        stream = user_stream(principal.user_id)
-        await tx.lock(stream)
-        if await load_channel(tx.conn, principal.user_id, channel_id):
-            raise id_exists(f"A channel with id {channel_id!r} exists")
-        if await tx.conn.fetchval(
-            "SELECT 1 FROM channels WHERE user_id = $1 AND name = $2", principal.user_id, name
-        ):
-            raise name_exists(f"A channel named {name!r} exists")
-        await tx.append(
-            stream,
-            "channel.created",
-            {
-                "channelId": channel_id,
-                "name": name,
-                "enforceNoEventsOverlap": body.data.get("enforceNoEventsOverlap", True),
-                "clientData": client_data.merge({}, body.data.get("clientData") or {}),
-                "time": time.time(),
-            },
-            user_id=principal.user_id,
-        )
+    async def command(tx: Tx) -> None:
+        await channel_commands.create_channel(tx, principal, channel_id, name, body.data)
 
     await transaction.run(request.app.state.pool, command, meta=meta(principal))
     return json({"id": channel_id}, status=201)
@@ -142,35 +89,8 @@ async def update_channel(request: Request) -> JSONResponse:
     )
     _read_channel_body(body, creating=False)
 
-    async def command(tx: transaction.Tx) -> dict[str, Any]:
-        stream = user_stream(principal.user_id)
-        await tx.lock(stream)
-        row = await load_channel(tx.conn, principal.user_id, channel_id)
-        if row is None:
-            raise unknown_channel(channel_id)
-        name = body.data["name"].strip() if body.has("name") else row["name"]
-        if name != row["name"] and await tx.conn.fetchval(
-            "SELECT 1 FROM channels WHERE user_id = $1 AND name = $2", principal.user_id, name
-        ):
-            raise name_exists(f"A channel named {name!r} exists")
-        await tx.append(
-            stream,
-            "channel.updated",
-            {
-                "channelId": channel_id,
-                "name": name,
-                "enforceNoEventsOverlap": body.data.get(
-                    "enforceNoEventsOverlap", row["enforce_no_events_overlap"]
-                ),
-                "clientData": client_data.merge(
-                    row["client_data"], body.data.get("clientData") or {}
-                ),
-                "trashed": body.data.get("trashed", row["trashed"]),
-                "time": time.time(),
-            },
-            user_id=principal.user_id,
-        )
-        return channel_json(await load_channel(tx.conn, principal.user_id, channel_id))
+    async def command(tx: Tx) -> dict[str, Any]:
+        return await channel_commands.update_channel(tx, principal, channel_id, body.data)
 
     channel = await transaction.run(request.app.state.pool, command, meta=meta(principal))
     return json(channel)
@@ -179,54 +99,14 @@ async def update_channel(request: Request) -> JSONResponse:
 async def delete_channel(request: Request) -> Response:
     """Trashes the channel; a trashed one is deleted for good with all its folders and events:
     an activity (`channel.delete`) whose answer, once done, is 200 `{"channelDeletion": {"id"}}`
-    (see app/activities/respond.py)."""
+    (see app/http/activity_answers.py)."""
     principal = await authenticate(request, session_only=True)
     channel_id = request.path_params["channel_id"]
 
-    async def command(tx: transaction.Tx) -> Spec | Response:
-        stream = user_stream(principal.user_id)
-        await tx.lock(stream)
-        row = await load_channel(tx.conn, principal.user_id, channel_id)
-        if row is None:
-            raise unknown_channel(channel_id)
-        if row["trashed"]:
-            return Spec(
-                type="channel.delete",
-                title=f"Delete channel {row['name']!r} for good",
-                params={"channelId": channel_id},
-                context={"channelId": channel_id},
-            )
-        await tx.append(
-            stream,
-            "channel.trashed",
-            {"channelId": channel_id, "time": time.time()},
-            user_id=principal.user_id,
-        )
-        return json(channel_json(await load_channel(tx.conn, principal.user_id, channel_id)))
+    async def decide(tx: Tx) -> Any:
+        return await channel_commands.delete_channel(tx, principal, channel_id)
 
-    return await start_and_answer(request, principal, command)
-
-
-async def delete_for_good(
-    tx: transaction.Tx, principal: Principal, channel_id: str
-) -> dict[str, Any]:
-    """Deletes a trashed channel with everything in it: one record, all or nothing (each read
-    model drops the channel's rows in its `channel.deleted` handler). Called by the activities
-    runner in the transaction that ends the `channel.delete` activity."""
-    stream = user_stream(principal.user_id)
-    await tx.lock(stream)
-    row = await load_channel(tx.conn, principal.user_id, channel_id)
-    if row is None:
-        raise unknown_channel(channel_id)
-    if not row["trashed"]:
-        raise invalid_operation("Only a trashed channel can be deleted for good")
-    await tx.append(
-        stream,
-        "channel.deleted",
-        {"channelId": channel_id, "time": time.time()},
-        user_id=principal.user_id,
-    )
-    return {"channelDeletion": {"id": channel_id}}
+    return await start_and_answer(request, principal, decide)
 
 
 routes = [

@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 
 from app.domain.errors import ApiError, forbidden, unknown
-from app.http.channels import CHANNEL_COLUMNS
 from app.identity.principal import Principal
+from app.read.channels import CHANNEL_COLUMNS
 
 
 async def channel_for(

@@ -19,9 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.activities.respond import start_and_answer
-from app.activities.state import Spec
 from app.domain import client_data
+from app.domain.activities import Spec
 from app.domain.errors import forbidden, invalid_operation
 from app.domain.folders import (
     STATES,
@@ -42,6 +41,7 @@ from app.domain.validation import Body, Query
 from app.edge.auth import authenticate
 from app.edge.body import read_json
 from app.edge.responses import JSONResponse, json
+from app.http.activity_answers import start_and_answer
 from app.http.data_access import channel_for, channel_for_change, folder_path, unknown_folder
 from app.identity.permissions import EVENTS_WRITE, MANAGE, READ
 from app.identity.principal import Principal, meta
@@ -276,7 +276,7 @@ async def move_folder(request: Request) -> JSONResponse:
 async def delete_folder(request: Request) -> Response:
     """Trashes the folder (200, the folder); a trashed one is deleted for good with its
     descendants, its events merged or deleted: an activity (`folder.delete`) whose answer,
-    once done, is 200 `{"folderDeletion": {"id"}}` (see app/activities/respond.py)."""
+    once done, is 200 `{"folderDeletion": {"id"}}` (see app/http/activity_answers.py)."""
     principal = await authenticate(request)
     channel_id = request.path_params["channel"]
     folder_id = request.path_params["folder"]

@@ -31,6 +31,7 @@ from uuid import UUID
 import asyncpg
 
 from app.config import Settings
+from app.domain.activities import RECORD_PREFIX
 from app.identity import activity_visibility as visibility
 from app.identity.permissions import Access
 from app.realtime import filters, lookup
@@ -202,7 +203,7 @@ class Fanout:
                         for r in records
                         if r.cursor <= sub.until
                         and (r.user_id == user_id or (sub.admin_all and r.type.startswith(
-                            "activity.")))
+                            RECORD_PREFIX)))
                     ]
                     changes = await lookup.prepare_batch(
                         conn, mine, lambda _record: sub.needs_paths

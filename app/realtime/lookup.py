@@ -9,21 +9,20 @@ after the commit: a subscriber's permissions are checked against the tree as it 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from app.http.channels import CHANNEL_COLUMNS, channel_json
+from app.domain import channels as channel_records
+from app.read.channels import ChannelKey, channels_by_key
 from app.realtime import messages
 from app.realtime.messages import Change
 from app.store.log import LogRecord
 
 FolderKey = tuple[UUID, str, str]  # (user, channel, folder)
-ChannelKey = tuple[UUID, str]
 
 # Channel records whose message needs the read model's row (they carry only what changed).
-_NEEDS_CHANNEL_ROW = frozenset({"channel.updated", "channel.trashed"})
+_NEEDS_CHANNEL_ROW = frozenset({channel_records.UPDATED, channel_records.TRASHED})
 
 
 async def ancestors(
@@ -59,22 +58,6 @@ async def ancestors(
     return {key: tuple(path) for key, path in paths.items()}
 
 
-async def channel_rows(
-    conn: asyncpg.Connection, keys: Iterable[ChannelKey]
-) -> dict[ChannelKey, dict[str, Any]]:
-    keys = list(set(keys))
-    if not keys:
-        return {}
-    rows = await conn.fetch(
-        f"""SELECT user_id, {CHANNEL_COLUMNS} FROM channels
-            JOIN unnest($1::uuid[], $2::text[]) AS w(u, c)
-              ON user_id = w.u AND channel_id = w.c""",
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-    )
-    return {(r["user_id"], r["channel_id"]): channel_json(r) for r in rows}
-
-
 async def prepare_batch(
     conn: asyncpg.Connection,
     records: list[LogRecord],
@@ -106,7 +89,7 @@ async def prepare_batch(
             if isinstance(ref.lookup, str):
                 folder_keys.add((record.user_id, channel_id, ref.lookup))
     found = await ancestors(conn, folder_keys)
-    rows = await channel_rows(conn, channel_keys)
+    rows = await channels_by_key(conn, channel_keys)
     changes = []
     for i, record in enumerate(records):
         path = None

@@ -19,6 +19,8 @@ from uuid import UUID
 
 import orjson
 
+from app.domain import activities as activity_records
+from app.domain import channels as channel_records
 from app.identity.activity_visibility import starter_of
 from app.store.log import Cursor, LogRecord
 
@@ -28,10 +30,10 @@ CHANNEL, FOLDER, EVENT, ACTIVITY = "channel", "folder", "event", "activity"
 
 # Record type -> the kind of item it changes. Anything absent is never sent.
 _KINDS: dict[str, str] = {
-    "channel.created": CHANNEL,
-    "channel.updated": CHANNEL,
-    "channel.trashed": CHANNEL,
-    "channel.deleted": CHANNEL,
+    channel_records.CREATED: CHANNEL,
+    channel_records.UPDATED: CHANNEL,
+    channel_records.TRASHED: CHANNEL,
+    channel_records.DELETED: CHANNEL,
     "folder.created": FOLDER,
     "folder.updated": FOLDER,
     "folder.moved": FOLDER,
@@ -53,7 +55,7 @@ CONTROL_TYPES = frozenset(
 
 def kind_of(record_type: str) -> str | None:
     """The kind of item a record type changes, or None for a record never sent."""
-    if record_type.startswith("activity."):
+    if record_type.startswith(activity_records.RECORD_PREFIX):
         return ACTIVITY
     return _KINDS.get(record_type)
 
@@ -143,7 +145,7 @@ def _channel_state(record: LogRecord, row: Mapping[str, Any] | None) -> dict[str
     state: dict[str, Any] = {"id": d["channelId"]}
     if row is not None:
         state.update(row)
-    if record.type == "channel.created":
+    if record.type == channel_records.CREATED:
         state.update(
             name=d["name"],
             enforceNoEventsOverlap=d["enforceNoEventsOverlap"],
@@ -152,7 +154,7 @@ def _channel_state(record: LogRecord, row: Mapping[str, Any] | None) -> dict[str
             created=d["time"],
             modified=d["time"],
         )
-    elif record.type == "channel.updated":
+    elif record.type == channel_records.UPDATED:
         state.update(
             name=d["name"],
             enforceNoEventsOverlap=d["enforceNoEventsOverlap"],
@@ -160,7 +162,7 @@ def _channel_state(record: LogRecord, row: Mapping[str, Any] | None) -> dict[str
             trashed=d["trashed"],
             modified=d["time"],
         )
-    elif record.type == "channel.trashed":
+    elif record.type == channel_records.TRASHED:
         state.update(trashed=True, modified=d["time"])
     return state
 
@@ -177,7 +179,7 @@ def message_data(record: LogRecord, channel_row: Mapping[str, Any] | None) -> di
     kind = kind_of(record.type)
     d = record.data
     if kind == CHANNEL:
-        if record.type == "channel.deleted":
+        if record.type == channel_records.DELETED:
             return dict(d)
         return _channel_state(record, channel_row)
     if kind == FOLDER:
@@ -191,8 +193,8 @@ def message_data(record: LogRecord, channel_row: Mapping[str, Any] | None) -> di
 
 def activity_id_of(record: LogRecord) -> str | None:
     """The activity a record belongs to: its stream is `activity-<uuid>`."""
-    if record.stream_id.startswith("activity-"):
-        return record.stream_id[len("activity-"):]
+    if (activity_id := activity_records.activity_id_of(record.stream_id)) is not None:
+        return activity_id
     state = _activity_state(record)
     value = state.get("id")
     return str(value) if value is not None else None
