@@ -1,12 +1,16 @@
-"""Fixtures shared by every test: a real PostgreSQL, a migrated database, the application.
+"""Fixtures of the integration tests: a real PostgreSQL, a migrated database, the application.
 
 The database is `TEST_DATABASE_URL` (a fresh database is created on that server for the run and
 dropped after it) or, when unset, an embedded PostgreSQL started by `pgserver` in a temporary
-folder. Every table is emptied before each test.
+folder. Every table is emptied before each test (`clean`), but in `tests/unit/`, whose own
+conftest puts a fixture without a database in its place: the unit tests run with no PostgreSQL.
+
+Fixtures only: the helpers the tests share are in `tests/support.py`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
@@ -22,10 +26,7 @@ import pytest
 from app.config import Settings
 from app.main import create_app
 from app.store import database as db
-from app.store.migrate import migrate
-
-OPERATOR_KEY = "operator-key-for-tests"
-PASSWORD = "correct horse battery"
+from tests.support import OPERATOR_KEY, create_user, migrated_pool, with_database
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +39,6 @@ def database_url() -> Iterator[str]:
         ):
             yield embedded.url
         return
-    import asyncio
-
     name = f"activity_test_{uuid.uuid4().hex[:12]}"
 
     async def admin(sql: str) -> None:
@@ -51,24 +50,9 @@ def database_url() -> Iterator[str]:
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield _with_database(server_url, name)
+        yield with_database(server_url, name)
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _with_database(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-async def migrated_pool(url: str, max_size: int = 10) -> asyncpg.Pool:
-    """A pool on the database of `url`, its migrations applied first."""
-    conn = await db.connect(url)
-    await migrate(conn)
-    await conn.close()
-    return await db.create_pool(url, 1, max_size)
 
 
 @pytest.fixture(scope="session")
@@ -139,30 +123,8 @@ async def client(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.
         yield await _open_client(stack, settings)
 
 
-async def create_user(
-    client: httpx.AsyncClient, name: str = "alice", *, admin: bool = False
-) -> str:
-    """Creates a user through the operator route and returns a session id for them."""
-    r = await client.post(
-        "/system/users",
-        json={"userName": name, "password": PASSWORD, "admin": admin},
-        headers={"Authorization": OPERATOR_KEY},
-    )
-    assert r.status_code == 201, r.text
-    r = await client.post("/login", json={"userName": name, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return r.json()["sessionID"]
-
-
 @pytest.fixture
 async def session(client: httpx.AsyncClient) -> str:
     """A logged-in session of the user `alice`."""
     return await create_user(client)
 
-
-def auth(credential: str) -> dict[str, str]:
-    return {"Authorization": credential}
-
-
-def error_id(response: httpx.Response) -> str:
-    return response.json()["error"]["id"]

@@ -61,13 +61,13 @@ async def service(app: Starlette) -> AsyncIterator[None]:
     runner = Runner(app.state.pool, settings, WORKS) if settings.run_activities else None
     hub = Hub(runner)
     app.state.activities = hub
-    transaction.on_commit(hub.committed)
+    transaction.on_commit(app.state.pool, hub.committed)
     if runner is not None:
         runner.sweeper = lambda: retention.sweep(app.state.pool, settings)
         await runner.start()
     try:
         yield
     finally:
-        transaction.remove_commit_listener(hub.committed)
+        transaction.remove_commit_listener(app.state.pool, hub.committed)
         if runner is not None:
             await runner.stop()

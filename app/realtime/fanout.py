@@ -91,14 +91,14 @@ class Fanout:
     async def start(self) -> None:
         async with self.pool.acquire() as conn:
             self.cursor = self._fence = await event_log.head(conn)
-        transaction.on_commit(self._on_local_commit)
+        transaction.on_commit(self.pool, self._on_local_commit)
         self._wakeup.start()
         self._task = asyncio.create_task(self._follow(), name="realtime-fanout")
         self._expiry.start()
 
     async def stop(self) -> None:
         """Closes every connection (they end their responses at once), then stops following."""
-        transaction.remove_commit_listener(self._on_local_commit)
+        transaction.remove_commit_listener(self.pool, self._on_local_commit)
         for sinks in list(self._sinks.values()):
             for sink in list(sinks):
                 sink.close(SHUTTING_DOWN)

@@ -206,10 +206,10 @@ async def service(app: Starlette) -> AsyncIterator[None]:
     await anyio.to_thread.run_sync(store.prepare)
     collector = Collector(app.state.pool, store)
     app.state.file_collector = collector
-    transaction.on_commit(collector.notice)
+    transaction.on_commit(app.state.pool, collector.notice)
     collector.start()
     try:
         yield
     finally:
-        transaction.remove_commit_listener(collector.notice)
+        transaction.remove_commit_listener(app.state.pool, collector.notice)
         await collector.stop()

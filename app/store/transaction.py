@@ -22,18 +22,26 @@ T = TypeVar("T")
 
 MAX_ATTEMPTS = 8
 
+CommitListener = Callable[[list[LogRecord]], None]
+
 # Called after each commit with the records it made visible (the realtime fan-out registers a
-# waker here). Listeners must be quick and must not raise.
-_commit_listeners: list[Callable[[list[LogRecord]], None]] = []
+# waker here), by the pool the commit went through: each application has a pool of its own, so
+# two applications in one process (tests make several) never see each other's commits.
+# Listeners must be quick and must not raise.
+_commit_listeners: dict[asyncpg.Pool, list[CommitListener]] = {}
 
 
-def on_commit(listener: Callable[[list[LogRecord]], None]) -> None:
-    _commit_listeners.append(listener)
+def on_commit(pool: asyncpg.Pool, listener: CommitListener) -> None:
+    """Calls `listener` after each commit made through `pool`."""
+    _commit_listeners.setdefault(pool, []).append(listener)
 
 
-def remove_commit_listener(listener: Callable[[list[LogRecord]], None]) -> None:
-    if listener in _commit_listeners:
-        _commit_listeners.remove(listener)
+def remove_commit_listener(pool: asyncpg.Pool, listener: CommitListener) -> None:
+    listeners = _commit_listeners.get(pool, [])
+    if listener in listeners:
+        listeners.remove(listener)
+    if not listeners:
+        _commit_listeners.pop(pool, None)  # a closed pool's key is not kept
 
 
 def _lock_key(stream_id: str) -> int:
@@ -117,7 +125,7 @@ async def run(
                 await asyncio.sleep(random.uniform(0, 0.005 * attempt))
                 continue
         if tx.records:
-            for listener in list(_commit_listeners):
+            for listener in list(_commit_listeners.get(pool, ())):
                 try:
                     listener(tx.records)
                 except Exception:  # a listener's fault must not fail a committed write

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import auth, create_user
 from tests.realtime.clients import SseStream
+from tests.support import auth, create_user
 
 FINAL = {"activity.completed", "activity.failed", "activity.cancelled"}
 

@@ -6,9 +6,9 @@ import json
 
 import websockets
 
-from tests.conftest import auth, create_user
 from tests.realtime.clients import SseStream, ws_change, ws_connect, ws_json, ws_subscribe
-from tests.realtime.conftest import create_channel, eventually, log_ids, update_channel
+from tests.realtime.support import create_channel, eventually, log_ids, update_channel
+from tests.support import auth, create_user
 
 
 async def test_sse_frames_carry_id_event_and_data(rest, alice, pool):

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import auth
 from tests.realtime.clients import WAIT, SseStream, ws_change, ws_connect, ws_subscribe
-from tests.realtime.conftest import create_channel, create_token, log_ids
+from tests.realtime.support import create_channel, create_token, log_ids
+from tests.support import auth
 
 
 @dataclass

@@ -14,8 +14,8 @@ from app.realtime import filters
 from app.realtime.fanout import Fanout
 from app.realtime.sink import Sink
 from app.store import log as event_log
-from tests.conftest import create_user
-from tests.realtime.conftest import create_channel
+from tests.realtime.support import create_channel
+from tests.support import create_user
 
 
 async def test_an_idle_fanout_skips_to_the_head_and_a_later_subscriber_misses_nothing(

@@ -7,7 +7,6 @@ import json
 
 import websockets
 
-from tests.conftest import auth
 from tests.realtime.clients import (
     SseStream,
     StreamEnded,
@@ -16,7 +15,8 @@ from tests.realtime.clients import (
     ws_json,
     ws_subscribe,
 )
-from tests.realtime.conftest import create_channel, create_token, update_channel
+from tests.realtime.support import create_channel, create_token, update_channel
+from tests.support import PASSWORD, auth
 
 
 async def test_a_token_receives_only_its_channels(rest, server, alice):
@@ -125,8 +125,6 @@ async def test_revoking_a_token_closes_its_streams(rest, server, alice):
 
 
 async def test_ending_a_session_closes_its_streams(rest, server, alice):
-    from tests.conftest import PASSWORD
-
     r = await rest.post("/login", json={"userName": "alice", "password": PASSWORD})
     second = r.json()["sessionID"]
     async with (

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import auth, create_user
 from tests.realtime.clients import WAIT, SseStream, ws_change, ws_connect, ws_subscribe
-from tests.realtime.conftest import create_channel, log_ids
 from tests.realtime.server import ServerProcess
+from tests.realtime.support import create_channel, log_ids
+from tests.support import auth, create_user
 
 SLOW_POLL = {"ACTIVITY_STREAM_POLL_SECONDS": "60"}
 

@@ -7,9 +7,9 @@ import asyncio
 import json
 import random
 
-from tests.conftest import auth
 from tests.realtime.clients import SseStream, ws_connect, ws_json, ws_subscribe
-from tests.realtime.conftest import create_channel, log_ids, update_channel
+from tests.realtime.support import create_channel, log_ids, update_channel
+from tests.support import auth
 
 WRITERS = 3
 WRITES = 40

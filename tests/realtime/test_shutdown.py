@@ -19,9 +19,9 @@ import aiohttp
 import httpx
 import pytest
 
-from tests.conftest import create_user
 from tests.realtime.clients import WAIT
-from tests.realtime.conftest import create_channel
+from tests.realtime.support import create_channel
+from tests.support import create_user
 
 SSE, WS = 500, 500
 OPENING_AT_ONCE = 100  # a connect storm is not what this test is about

@@ -16,9 +16,9 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from tests.conftest import auth, create_user
 from tests.realtime.clients import WAIT, SseStream, StreamEnded, ws_json, ws_subscribe
-from tests.realtime.conftest import create_channel, log_ids, update_channel
+from tests.realtime.support import create_channel, log_ids, update_channel
+from tests.support import auth, create_user
 
 QUEUE = 4
 # More than the kernel can hold in flight on loopback (send buffers autotune up to 4 MiB,

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import OPERATOR_KEY
 from tests.realtime.server import ServerProcess
+from tests.support import OPERATOR_KEY
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,10 +43,3 @@ def start_server(database_url: str) -> Iterator[Callable[..., ServerProcess]]:
     for process in started:
         process.stop()
 
-
-def skip_without_data_api(response: object) -> None:
-    """Skips a drill while the data API routes it drives are not routed yet (a 404
-    UNKNOWN_RESOURCE names a missing route, not a missing item)."""
-    status = getattr(response, "status_code", None)
-    if status == 404 and response.json()["error"]["id"] == "UNKNOWN_RESOURCE":  # type: ignore[attr-defined]
-        pytest.skip("the data API (folders, events) is not routed yet")

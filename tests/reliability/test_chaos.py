@@ -13,9 +13,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.conftest import auth
 from tests.reliability import invariants
-from tests.reliability.conftest import skip_without_data_api
+from tests.reliability.support import skip_without_data_api
+from tests.support import auth
 
 NOW = time.time()
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from app.store import database as db
-from tests.conftest import auth, create_user
 from tests.reliability import invariants
 from tests.reliability.pg import ControlledPostgres
+from tests.support import auth, create_user
 
 REQUEST_TIMEOUT = 15  # a request that takes longer than this counts as a hang
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 
-from tests.conftest import auth, create_user
+from tests.support import auth, create_user
 
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis.core.failures import FailureGroup  # noqa: E402 - after the skip

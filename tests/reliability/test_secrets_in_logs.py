@@ -9,7 +9,7 @@ import aiohttp
 import asyncpg
 import httpx
 
-from tests.conftest import OPERATOR_KEY, PASSWORD, auth
+from tests.support import OPERATOR_KEY, PASSWORD, auth
 
 
 async def test_no_secret_in_the_server_log(start_server, pool: asyncpg.Pool) -> None:

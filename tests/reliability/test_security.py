@@ -17,14 +17,14 @@ import pytest
 from app.http import openapi
 from app.identity.secrets import secret_hash
 from app.main import create_app
-from tests.conftest import auth, create_user
+from tests.support import auth, create_user
 
 # Routes anyone may call (the operator routes take the operator key, checked separately).
 PUBLIC = {("get", "/health"), ("get", "/ready"), ("get", "/openapi.json"), ("get", "/"),
           ("get", "/static/{name}"), ("post", "/login")}
 OPERATOR = re.compile(r"^/system/")
 SUBSCRIPTIONS = {("get", "/stream"), ("get", "/ws"),
-                 # Plex's notification streams: tests/test_compat_plex_notifications.py.
+                 # Plex's notification streams: tests/compat/test_plex_notifications.py.
                  ("get", "/compat/plex/:/eventsource/notifications"),
                  ("get", "/compat/plex/:/websockets/notifications")}
 # Admin API: a session only, whatever a token's rights (API.md §4).

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import asyncpg
 import httpx
 
-from tests.conftest import auth, create_user
 from tests.reliability import invariants
-from tests.reliability.conftest import skip_without_data_api
+from tests.reliability.support import skip_without_data_api
+from tests.support import auth, create_user
 
 KILLS = 3
 

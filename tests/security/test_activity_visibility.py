@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,25 +23,21 @@ from typing import Any
 import httpx
 import pytest
 
-from app.identity import activity_visibility as visibility
-from app.identity.permissions import Access
-from app.identity.principal import SESSION, TOKEN, Principal
-from tests.conftest import auth, create_user, error_id
-from tests.realtime.clients import SseStream, ws_change, ws_connect, ws_json, ws_subscribe
-from tests.realtime.server import ServerProcess
-from tests.test_compat_support import (
+from tests.compat.conftest import compat_database, pool, rest
+from tests.compat.support import (
     NO_RUNNER,
     RUNNER,
-    compat_database,
     make_channel,
     make_folder,
-    pool,
-    rest,
     start,
     start_export,
 )
+from tests.realtime.clients import SseStream, ws_change, ws_connect, ws_json, ws_subscribe
+from tests.realtime.server import ServerProcess
+from tests.support import auth, create_user, error_id
 
-__all__ = ["compat_database", "pool", "rest"]  # fixtures of test_compat_support
+# The compat tests' fixtures: a database and a server (without runner) of the module's own.
+__all__ = ["compat_database", "pool", "rest"]
 
 SECRET = "the owner's secret plan"
 ACRONIS = "/compat/acronis/api/task_manager/v2/activities"
@@ -386,61 +381,3 @@ async def test_admin_personal_token_may_not_subscribe_to_all_activities(rest, wo
         assert answer["op"] == "error" and answer["error"]["id"] == "FORBIDDEN", answer
     finally:
         await ws.close()
-
-
-# --- the rule itself ---------------------------------------------------------------------------
-
-ALICE, BOB = uuid.uuid4(), uuid.uuid4()
-
-
-def credential(kind: str, token_type: str | None = None, token_id: str | None = None, *,
-               user: uuid.UUID = ALICE, admin: bool = False) -> Principal:
-    return Principal(user_id=user, user_name="u", admin=admin, kind=kind, credential_hash="h",
-                     access=Access(full=token_type != "shared"), token_id=token_id,
-                     token_type=token_type)
-
-
-SESSION_ = credential(SESSION)
-PERSONAL = credential(TOKEN, "personal", "p1")
-SHARED = credential(TOKEN, "shared", "t1")
-ADMIN_SESSION = credential(SESSION, user=BOB, admin=True)
-ADMIN_PERSONAL = credential(TOKEN, "personal", "p2", user=BOB, admin=True)
-ADMIN_SHARED = credential(TOKEN, "shared", "t2", user=BOB, admin=True)
-NO_TYPE = credential(TOKEN, None, "t3")  # a token of a type this server does not know
-NO_ID = credential(TOKEN, "shared", None)
-
-
-@pytest.mark.parametrize(("viewer", "owner", "started_by", "seen"), [
-    (SESSION_, ALICE, {"userName": "alice", "tokenId": None}, True),
-    (SESSION_, ALICE, {"userName": "alice", "tokenId": "t1"}, True),
-    (SESSION_, BOB, {"userName": "bob", "tokenId": None}, False),
-    (SESSION_, None, {"userName": None, "tokenId": None, "operator": True}, False),
-    (PERSONAL, ALICE, {"userName": "alice", "tokenId": "t9"}, True),
-    (PERSONAL, BOB, {"userName": "bob", "tokenId": None}, False),
-    (SHARED, ALICE, {"userName": "alice", "tokenId": "t1"}, True),
-    (SHARED, ALICE, {"userName": "alice", "tokenId": None}, False),
-    (SHARED, ALICE, {"userName": "alice", "tokenId": "p1"}, False),
-    (SHARED, ALICE, None, False),  # a startedBy this server cannot read
-    (SHARED, ALICE, {"tokenId": ["t1"]}, False),
-    (SHARED, BOB, {"userName": "bob", "tokenId": "t1"}, False),
-    (ADMIN_SESSION, ALICE, {"userName": "alice", "tokenId": "t1"}, True),
-    (ADMIN_SESSION, None, {"userName": None, "tokenId": None, "operator": True}, True),
-    (ADMIN_PERSONAL, ALICE, {"userName": "alice", "tokenId": None}, False),
-    (ADMIN_PERSONAL, BOB, {"userName": "bob", "tokenId": None}, True),
-    (ADMIN_SHARED, BOB, {"userName": "bob", "tokenId": None}, False),
-    (ADMIN_SHARED, BOB, {"userName": "bob", "tokenId": "t2"}, True),
-    (NO_TYPE, ALICE, {"userName": "alice", "tokenId": None}, False),
-    (NO_TYPE, ALICE, {"userName": "alice", "tokenId": "t3"}, True),
-    (NO_ID, ALICE, {"userName": "alice", "tokenId": None}, False),
-])
-def test_visibility_rule(viewer: Principal, owner: uuid.UUID | None, started_by: Any,
-                         seen: bool) -> None:
-    starter = visibility.starter_of(started_by)
-    assert visibility.may_see(viewer, owner, starter) is seen
-
-
-def test_idempotency_key_spaces_follow_the_rule() -> None:
-    spaces = {visibility.key_space(c) for c in (SESSION_, PERSONAL)}
-    assert spaces == {str(ALICE)}  # the user's one space, as keys were stored before
-    others = [visibility.key_space(c) for c in (SHARED, NO_TYPE, ADMIN_SESSION, None)]
-    assert len({*others, *spaces}) == 5

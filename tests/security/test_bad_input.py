@@ -19,10 +19,9 @@ import pytest
 import referencing
 import referencing.jsonschema
 
-from tests.conftest import OPERATOR_KEY, auth, create_user
 from tests.realtime.clients import SseStream, ws_connect, ws_json, ws_subscribe
 from tests.realtime.server import ServerProcess
-from tests.test_attachments import multipart
+from tests.support import OPERATOR_KEY, auth, create_user, multipart
 
 NUL = "\u0000"
 INT64_MAX = 2**63 - 1

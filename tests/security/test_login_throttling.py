@@ -17,7 +17,7 @@ import httpx
 from argon2.exceptions import VerifyMismatchError
 
 from app.identity import secrets as secrets_
-from tests.conftest import PASSWORD, create_user, error_id
+from tests.support import PASSWORD, create_user, error_id
 
 WRONG = "not the password at all"
 

@@ -22,9 +22,9 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from app.identity.secrets import secret_hash
-from tests.conftest import PASSWORD, auth, create_user, error_id
 from tests.realtime.clients import SseStream, StreamEnded, ws_change, ws_connect, ws_subscribe
-from tests.realtime.conftest import create_channel
+from tests.realtime.support import create_channel
+from tests.support import PASSWORD, auth, create_user, error_id
 
 NEW_PASSWORD = "a brand new passphrase"
 # How long a test waits for a stream to be closed, beyond the lifetime it tests: generous (a
