@@ -14,6 +14,9 @@ from typing import Any
 from app.activities import export
 from app.activities.runner import Context, work
 from app.activities.state import Spec
+from app.commands.folders import delete_for_good as delete_folder_for_good
+from app.domain.folders import deletion_set
+from app.read.folders import load_tree
 from app.store.transaction import Tx
 
 
@@ -24,9 +27,6 @@ def _principal(ctx: Context) -> Any:
 
 @work("folder.delete")
 async def delete_folder(ctx: Context) -> None:
-    from app.domain.folders import deletion_set
-    from app.http.folders import delete_for_good, load_tree
-
     principal = _principal(ctx)
     channel_id, folder_id = ctx.params["channelId"], ctx.params["folderId"]
     async with ctx.pool.acquire() as conn:
@@ -36,8 +36,8 @@ async def delete_folder(ctx: Context) -> None:
     await ctx.safe_point()
 
     async def last(tx: Tx) -> dict[str, Any]:
-        payload = await delete_for_good(tx, principal, channel_id, folder_id,
-                                        ctx.params.get("merge"))
+        payload = await delete_folder_for_good(tx, principal, channel_id, folder_id,
+                                               ctx.params.get("merge"))
         return {"code": 200, "payload": payload}
 
     await ctx.finish(last)

@@ -26,10 +26,10 @@ from app.domain.validation import Query
 from app.edge.auth import authenticate
 from app.edge.body import read_json
 from app.edge.responses import JSONResponse, json
-from app.http.data_access import channel_for
 from app.http.system import check_operator
 from app.identity.activity_visibility import may_see_row, sql_conditions
 from app.identity.principal import Principal, meta
+from app.read.channel_access import channel_for
 from app.store import transaction
 from app.store.transaction import Tx
 
