@@ -12,29 +12,30 @@ import signal
 import sys
 from collections.abc import Iterator
 
-from app import server_processes as workers
+from app import server_processes
 from app.commands.accounts import create_user
 from app.config import Settings
 from app.domain.errors import ApiError
 from app.logging_setup import configure
-from app.store import database as db
+from app.store import database
 from app.store.migrate import migrate
+from projections.rebuild import rebuild
 
 log = logging.getLogger("app.cli")
 
 
 @contextlib.contextmanager
-def database(settings: Settings) -> Iterator[str]:
+def database_url(settings: Settings) -> Iterator[str]:
     """The database URL: DATABASE_URL, or an embedded PostgreSQL for as long as we need it."""
     if settings.database_url:
         yield settings.database_url
         return
-    with db.EmbeddedPostgres(settings.data_dir) as embedded:
+    with database.EmbeddedPostgres(settings.data_dir) as embedded:
         yield embedded.url
 
 
 async def _migrate(url: str) -> list[str]:
-    conn = await db.connect(url)
+    conn = await database.connect(url)
     try:
         return await migrate(conn)
     finally:
@@ -42,7 +43,7 @@ async def _migrate(url: str) -> list[str]:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    with database(settings) as url:
+    with database_url(settings) as url:
         asyncio.run(_migrate(url))
         # Workers are separate processes: they read the URL (embedded or not) from the environment.
         os.environ["DATABASE_URL"] = url
@@ -50,36 +51,34 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # uvicorn re-raises SIGTERM after its graceful shutdown; exiting through SystemExit
         # instead lets the embedded PostgreSQL be stopped on the way out.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        workers.serve(
+        server_processes.serve(
             args.workers,
             app="app.main:app_from_env",
             factory=True,
             host=args.host,
             port=args.port,
-            **workers.UVICORN_OPTIONS,
+            **server_processes.UVICORN_OPTIONS,
         )
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    with database(settings) as url:
+    with database_url(settings) as url:
         applied = asyncio.run(_migrate(url))
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
 
 
 def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    from projections.rebuild import rebuild
-
     async def run(url: str) -> int:
-        conn = await db.connect(url)
+        conn = await database.connect(url)
         try:
             await migrate(conn)
             return await rebuild(conn)
         finally:
             await conn.close()
 
-    with database(settings) as url:
+    with database_url(settings) as url:
         count = asyncio.run(run(url))
     print(f"rebuilt the read models from {count} log records")
     return 0
@@ -96,7 +95,7 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run(url: str) -> str:
         await _migrate(url)
-        pool = await db.create_pool(url, 1, 2)
+        pool = await database.create_pool(url, 1, 2)
         try:
             user_id = await create_user(
                 pool,
@@ -110,7 +109,7 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
             await pool.close()
         return str(user_id)
 
-    with database(settings) as url:
+    with database_url(settings) as url:
         try:
             user_id = asyncio.run(run(url))
         except ApiError as exc:

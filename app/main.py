@@ -39,8 +39,7 @@ from app.identity.password_checks import PasswordChecks
 from app.logging_setup import configure
 from app.realtime.service import routes as realtime_routes
 from app.realtime.service import service as realtime_service
-from app.store import database as db
-from app.store import file_gc
+from app.store import database, file_gc
 from app.store.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -95,8 +94,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             url = settings.database_url
             if url is None:
-                url = stack.enter_context(db.EmbeddedPostgres(settings.data_dir)).url
-            pool = await db.create_pool(url, settings.pool_min_size, settings.pool_max_size)
+                url = stack.enter_context(database.EmbeddedPostgres(settings.data_dir)).url
+            pool = await database.create_pool(url, settings.pool_min_size, settings.pool_max_size)
             stack.push_async_callback(pool.close)
             async with pool.acquire() as conn:
                 await migrate(conn)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncpg
 
+from app.domain.attachments import ATTACHMENT_ADDED, ATTACHMENT_REMOVED
 from app.store.log import LogRecord
 from projections.registry import handles
 
 
-@handles("attachment.added", "attachment.removed")
+@handles(ATTACHMENT_ADDED, ATTACHMENT_REMOVED)
 async def attachments_changed(conn: asyncpg.Connection, record: LogRecord) -> None:
     event = record.data["event"]
     await conn.execute(

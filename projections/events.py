@@ -14,6 +14,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from app.domain.events import EVENT_CREATED, EVENT_DELETED, EVENT_TRASHED, EVENT_UPDATED
+from app.domain.folders import FOLDER_DELETED
 from app.store.log import LogRecord
 from projections.registry import handles, handles_many, read_models, rebuild_defers
 
@@ -74,7 +76,7 @@ _UPSERT = f"""INSERT INTO events ({_COLUMNS})
         created = EXCLUDED.created, modified = EXCLUDED.modified"""
 
 
-@handles("event.created", "event.updated", "event.trashed")
+@handles(EVENT_CREATED, EVENT_UPDATED, EVENT_TRASHED)
 async def event_state(conn: asyncpg.Connection, record: LogRecord) -> None:
     await conn.execute(_UPSERT, *_row(record))
 
@@ -108,7 +110,7 @@ async def event_states(conn: asyncpg.Connection, records: Sequence[LogRecord]) -
     )
 
 
-@handles("event.deleted")
+@handles(EVENT_DELETED)
 async def event_deleted(conn: asyncpg.Connection, record: LogRecord) -> None:
     await conn.execute(
         "DELETE FROM events WHERE user_id = $1 AND channel_id = $2 AND event_id = $3",
@@ -118,7 +120,7 @@ async def event_deleted(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("folder.deleted")
+@handles(FOLDER_DELETED)
 async def folder_deleted(conn: asyncpg.Connection, record: LogRecord) -> None:
     d = record.data
     if d.get("mergeEventsWithParent") and d.get("parentId") is not None:

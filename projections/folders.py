@@ -11,13 +11,20 @@ from typing import Any
 
 import asyncpg
 
+from app.domain.folders import (
+    FOLDER_CREATED,
+    FOLDER_DELETED,
+    FOLDER_MOVED,
+    FOLDER_TRASHED,
+    FOLDER_UPDATED,
+)
 from app.store.log import LogRecord
 from projections.registry import handles, read_models
 
 read_models("folders")
 
 
-@handles("folder.created", "folder.updated", "folder.moved", "folder.trashed")
+@handles(FOLDER_CREATED, FOLDER_UPDATED, FOLDER_MOVED, FOLDER_TRASHED)
 async def folder_state(conn: asyncpg.Connection, record: LogRecord) -> None:
     folder: dict[str, Any] = record.data["folder"]
     await conn.execute(
@@ -41,7 +48,7 @@ async def folder_state(conn: asyncpg.Connection, record: LogRecord) -> None:
     )
 
 
-@handles("folder.deleted")
+@handles(FOLDER_DELETED)
 async def folder_deleted(conn: asyncpg.Connection, record: LogRecord) -> None:
     await conn.execute(
         "DELETE FROM folders WHERE user_id = $1 AND channel_id = $2 AND folder_id = ANY($3)",

@@ -15,8 +15,11 @@ from app.activities import export
 from app.activities.work_context import Context, Work
 from app.commands.channels import delete_for_good as delete_channel_for_good
 from app.commands.event_batch import record_batch
+from app.commands.folders import delete_for_good as delete_folder_for_good
 from app.domain import activities as activity
+from app.domain.folders import deletion_set
 from app.read.channel_content import content_count
+from app.read.folders import load_tree
 from app.store.transaction import Tx
 from projections.rebuild import rebuild as replay
 
@@ -27,9 +30,6 @@ def _principal(ctx: Context) -> Any:
 
 
 async def delete_folder(ctx: Context) -> None:
-    from app.domain.folders import deletion_set
-    from app.http.folders import delete_for_good, load_tree
-
     principal = _principal(ctx)
     channel_id, folder_id = ctx.params["channelId"], ctx.params["folderId"]
     async with ctx.pool.acquire() as conn:
@@ -39,8 +39,8 @@ async def delete_folder(ctx: Context) -> None:
     await ctx.safe_point()
 
     async def last(tx: Tx) -> dict[str, Any]:
-        payload = await delete_for_good(tx, principal, channel_id, folder_id,
-                                        ctx.params.get("merge"))
+        payload = await delete_folder_for_good(tx, principal, channel_id, folder_id,
+                                               ctx.params.get("merge"))
         return {"code": 200, "payload": payload}
 
     await ctx.finish(last)

@@ -15,9 +15,11 @@ import time
 from collections import Counter
 from typing import Any
 
+from app.commands.events import EventWriter
 from app.domain.errors import ApiError, invalid_parameters, sub_error
 from app.domain.events import (
     CREATE_FIELDS,
+    EVENT_CREATED,
     OVERLAP_REPORT_LIMIT,
     Period,
     is_period,
@@ -25,14 +27,13 @@ from app.domain.events import (
     periods_overlap,
     read_fields,
 )
+from app.domain.folders import unknown_folder
 from app.domain.ids import new_id
 from app.domain.validation import Body
-from app.http.data_access import unknown_folder
-from app.http.events import Changes
-from app.http.folders import load_tree
 from app.identity.permissions import EVENTS_WRITE, READ
 from app.identity.principal import Principal
-from app.read.events import taken_client_ids
+from app.read.events import periods_around, taken_client_ids
+from app.read.folders import load_tree
 from app.store import transaction
 from app.store.log import NewRecord
 
@@ -94,8 +95,8 @@ async def record_batch(
     """Adds the events of `batch` (from `read_batch`) to the channel, all or nothing.
 
     Returns `{addedEvents: [event...], stoppedId?}`."""
-    changes = Changes(tx, principal, channel_id)
-    channel = await changes.lock()
+    writer = EventWriter(tx, principal, channel_id)
+    channel = await writer.lock()
     now = time.time()
     events = []
     for fields in batch:
@@ -113,10 +114,10 @@ async def record_batch(
         raise _client_ids_taken(taken)
     stopped_id = None
     if channel["enforce_no_events_overlap"]:
-        stopped_id = await _place_periods(changes, [e for e in events if is_period(e)], now)
+        stopped_id = await _place_periods(writer, [e for e in events if is_period(e)], now)
     await tx.append_many(
-        changes.stream,
-        [NewRecord("event.created", {"channelId": channel_id, "event": e}) for e in events],
+        writer.stream,
+        [NewRecord(EVENT_CREATED, {"channelId": channel_id, "event": e}) for e in events],
         user_id=principal.user_id,
     )
     answer: dict[str, Any] = {"addedEvents": events}
@@ -143,7 +144,7 @@ async def _check_folders(
 
 
 async def _place_periods(
-    changes: Changes, periods: list[dict[str, Any]], now: float
+    writer: EventWriter, periods: list[dict[str, Any]], now: float
 ) -> str | None:
     """The period rules over the batch's periods and the channel's: stops the running period
     when the batch has one after it (returns its id), else refuses the whole batch.
@@ -154,24 +155,11 @@ async def _place_periods(
     """
     if not periods:
         return None
-    conn, principal, channel_id = changes.tx.conn, changes.principal, changes.channel_id
     first = min(p["time"] for p in periods)
     last = max(p["time"] + p["duration"] for p in periods)
-    rows = await conn.fetch(  # `events_periods` and `events_running`
-        """(SELECT event_id, time, end_time FROM events
-            WHERE user_id = $1 AND channel_id = $2 AND kind = 'period' AND NOT trashed
-              AND time >= $3 AND time < $4)
-           UNION
-           (SELECT event_id, time, end_time FROM events
-            WHERE user_id = $1 AND channel_id = $2 AND kind = 'period' AND NOT trashed
-              AND time < $3 ORDER BY time DESC LIMIT 1)
-           UNION
-           (SELECT event_id, time, end_time FROM events
-            WHERE user_id = $1 AND channel_id = $2 AND kind = 'period' AND NOT trashed
-              AND end_time IS NULL)""",
-        principal.user_id, channel_id, first, last,
+    existing = await periods_around(
+        writer.tx.conn, writer.principal.user_id, writer.channel_id, first, last
     )
-    existing = [Period(r["event_id"], r["time"], r["end_time"]) for r in rows]
     running = next((p for p in existing if p.end is None), None)
     stop_at = None
     if running is not None:
@@ -197,9 +185,9 @@ async def _place_periods(
     if clashes:
         ids = [p.id for p in sorted(clashes, key=lambda p: p.time)]
         # The channel's events are named only when the credential can read them.
-        visible = set(await changes.readable([i for i in ids if i in theirs]))
+        visible = set(await writer.readable([i for i in ids if i in theirs]))
         raise periods_overlap(ids if len(ids) > OVERLAP_REPORT_LIMIT else [
             i for i in ids if i not in theirs or i in visible])
     if running is None or stop_at is None:
         return None
-    return await changes.stop(running.id, stop_at, now)
+    return await writer.stop(running.id, stop_at, now)

@@ -18,6 +18,11 @@ MEDIA_TYPE = re.compile(
 )
 DEFAULT_TYPE = "application/octet-stream"
 
+# Record types of the channel's stream: `{channelId, event, fileName}` (the event's whole new
+# state), plus the removed file's `sha256` on removal.
+ATTACHMENT_ADDED = "attachment.added"
+ATTACHMENT_REMOVED = "attachment.removed"
+
 
 def file_name_problem(name: str) -> str | None:
     """Why `name` cannot be an attachment's name, or None if it can.

@@ -1,7 +1,7 @@
 """Decisions about the events users record: their fields, their state, and the period rules.
 
-Pure functions over plain values. The HTTP layer (app/http/events.py) reads what it needs from
-the read model under the channel stream's lock, asks these functions, and appends what they
+Pure functions over plain values. The commands (app/commands/events.py) read what they need
+from the read model under the channel stream's lock, ask these functions, and append what they
 return, so the rules below are decided against the latest committed state.
 
 **Period rules** (API.md §3, channels with `enforceNoEventsOverlap`): periods never overlap
@@ -42,6 +42,14 @@ VALUE_TYPE = re.compile(r"^[A-Za-z0-9._/-]{1,100}:[A-Za-z0-9._/%-]{1,100}$")
 # A `types` filter: a value type, or `{type}:*` for every unit of a type.
 TYPE_FILTER = re.compile(r"^[A-Za-z0-9._/-]{1,100}:([A-Za-z0-9._/%-]{1,100}|\*)$")
 OVERLAP_REPORT_LIMIT = 10
+
+# Record types of the channel's stream (app/domain/ids.py `channel_stream`). Created, updated
+# and trashed carry the event's whole new state (`{channelId, event}`); deleted carries
+# `{channelId, eventId, folderId, time}`.
+EVENT_CREATED = "event.created"
+EVENT_UPDATED = "event.updated"
+EVENT_TRASHED = "event.trashed"
+EVENT_DELETED = "event.deleted"
 
 
 def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Decisions about a channel's folder tree: pure functions over the tree as it is.
 
-The HTTP layer loads the channel's folders into a `Tree` (under the channel stream's lock when
-it is about to change them), asks these functions what to do, and appends what they return. The
+The commands (app/commands/folders.py) load the channel's folders into a `Tree` (under the
+channel stream's lock), ask these functions what to do, and append what they return. The
 tree is small (a channel's folders, not its events), so holding it whole keeps every rule a few
 lines of plain Python: sibling names, moves that would make a cycle, the set a deletion removes,
 and the view a `GET` answers.
@@ -14,13 +14,30 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.domain.errors import ApiError, invalid_operation, name_exists
+from app.domain.errors import ApiError, invalid_operation, name_exists, unknown
 
 # Deep enough for any filing scheme; bounded so that a path walk, a recursive view and its JSON
 # (each level nests two JSON containers; orjson refuses past 255) always stay well inside limits.
 MAX_DEPTH = 100
 
 STATES = ("default", "trashed", "all")
+
+# Record types of the channel's stream (app/domain/ids.py `channel_stream`). All but deleted
+# carry the folder's whole new state (`{channelId, folder}`); deleted carries `{channelId,
+# folderIds, parentId, mergeEventsWithParent, time}`.
+FOLDER_CREATED = "folder.created"
+FOLDER_UPDATED = "folder.updated"
+FOLDER_MOVED = "folder.moved"
+FOLDER_TRASHED = "folder.trashed"
+FOLDER_DELETED = "folder.deleted"
+
+
+def unknown_folder(folder_id: str, status: int = 404) -> ApiError:
+    """UNKNOWN_FOLDER: 404 when the folder is the request's target, 400 when a parameter
+    names it."""
+    error = unknown("UNKNOWN_FOLDER", "folder", folder_id)
+    error.status = status
+    return error
 
 
 @dataclass(frozen=True)

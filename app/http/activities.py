@@ -27,11 +27,11 @@ from app.edge.auth import authenticate
 from app.edge.body import read_json
 from app.edge.responses import JSONResponse, json
 from app.http.activity_answers import start_and_answer
-from app.http.data_access import channel_for
 from app.http.events import precheck
 from app.http.system import check_operator
 from app.identity.permissions import EVENTS_WRITE
 from app.read import activities as activities_read
+from app.read.channel_access import channel_for
 from app.store.exports import export_path
 from app.store.transaction import Tx
 

@@ -1,4 +1,5 @@
-"""Attachments of events (API.md §3): add files to an event, read one back, delete one.
+"""Attachments of events over HTTP (API.md §3): add files to an event, read one back, delete
+one. The records are app/commands/attachments.py's; the upload's streaming, app/http/uploads.py's.
 
 Adding needs `events-write` over the event's folder, reading needs `read-only`. An event the
 credential cannot read answers 404 `UNKNOWN_EVENT`, like one that does not exist. Permissions
@@ -9,24 +10,25 @@ the command, against the event as it is when the channel's stream is locked.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
+from urllib.parse import quote
 
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from app.domain.attachments import unknown_attachment, with_file_removed, with_files_added
-from app.domain.ids import channel_stream
+from app.commands import attachments as attachment_commands
+from app.domain.attachments import unknown_attachment
 from app.edge.auth import authenticate
 from app.edge.responses import JSONResponse, json
-from app.http.data_access import channel_for
-from app.http.events import event_at, precheck
+from app.http.events import precheck
 from app.http.uploads import receive_upload
 from app.identity.permissions import EVENTS_WRITE, READ
 from app.identity.principal import meta
+from app.read.channel_access import channel_for
+from app.read.events import event_at
 from app.store import transaction
 from app.store.files import store_of
 
@@ -48,20 +50,9 @@ async def add_attachments(request: Request) -> JSONResponse:
     async with receive_upload(request, with_event=False) as upload:
 
         async def command(tx: transaction.Tx) -> dict[str, Any]:
-            stream = channel_stream(principal.user_id, channel_id)
-            await tx.lock(stream)
-            await channel_for(tx.conn, principal, channel_id)
-            event = await event_at(tx.conn, principal, channel_id, event_id, EVENTS_WRITE)
-            states = with_files_added(event, upload.attachments(), time.time())
-            await upload.publish(tx.conn)
-            for stored, state in zip(upload.files, states, strict=True):
-                await tx.append(
-                    stream,
-                    "attachment.added",
-                    {"channelId": channel_id, "event": state, "fileName": stored.file_name},
-                    user_id=principal.user_id,
-                )
-            return states[-1]
+            return await attachment_commands.add_attachments(
+                tx, principal, channel_id, event_id, upload
+            )
 
         event = await transaction.run(pool, command, meta=meta(principal))
     return json(event)
@@ -109,8 +100,6 @@ async def _chunks(handle: BinaryIO) -> AsyncIterator[bytes]:
 def content_disposition(file_name: str, media_type: str) -> str:
     """`inline` for types a browser shows harmlessly, else `attachment`; the name quoted as
     RFC 6266 says (an ASCII fallback, and the exact name percent-encoded in `filename*`)."""
-    from urllib.parse import quote
-
     kind = "inline" if media_type.lower().startswith(_INLINE_PREFIXES) else "attachment"
     fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%' else "_" for c in file_name)
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='')}"
@@ -122,20 +111,9 @@ async def delete_attachment(request: Request) -> JSONResponse:
     file_name = request.path_params["fileName"]
 
     async def command(tx: transaction.Tx) -> dict[str, Any]:
-        stream = channel_stream(principal.user_id, channel_id)
-        await tx.lock(stream)
-        await channel_for(tx.conn, principal, channel_id)
-        event = await event_at(tx.conn, principal, channel_id, event_id, EVENTS_WRITE)
-        removed = event["attachments"].get(file_name)
-        state = with_file_removed(event, file_name, time.time())
-        await tx.append(
-            stream,
-            "attachment.removed",
-            {"channelId": channel_id, "event": state, "fileName": file_name,
-             "sha256": removed["sha256"]},
-            user_id=principal.user_id,
+        return await attachment_commands.delete_attachment(
+            tx, principal, channel_id, event_id, file_name
         )
-        return state
 
     event = await transaction.run(request.app.state.pool, command, meta=meta(principal))
     return json(event)

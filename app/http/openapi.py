@@ -11,9 +11,11 @@ unknown keys: the document is what `schemathesis` generates requests from.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.requests import Request
+from starlette.routing import Route, WebSocketRoute
 
 from app.edge.responses import JSONResponse, json
 
@@ -607,8 +609,6 @@ def document() -> Schema:
 
 def routed(app: Any) -> set[tuple[str, str]]:
     """(method, path) of every route of the application, paths in OpenAPI's `{name}` form."""
-    from starlette.routing import Route, WebSocketRoute
-
     found: set[tuple[str, str]] = set()
     for route in app.routes:
         path = _openapi_path(getattr(route, "path", ""))
@@ -622,8 +622,6 @@ def routed(app: Any) -> set[tuple[str, str]]:
 
 
 def _openapi_path(path: str) -> str:
-    import re
-
     return re.sub(r"\{([^}:]+)(:[^}]*)?\}", r"{\1}", path)
 
 

@@ -1,4 +1,5 @@
-"""Reading the events read model: one event, what the period rules need, and the event query.
+"""Reading the events read model: one event, what the period rules need, and the event query,
+within what the credential may read.
 
 Every query names which index serves it (migrations 0004 and 0010), so that a channel holding a
 million events answers as fast as an empty one.
@@ -12,7 +13,13 @@ from typing import Any
 
 import asyncpg
 
+from app.domain.errors import forbidden, unknown
 from app.domain.events import EVENT_COLUMNS, Neighbours, Period, event_from_row
+from app.domain.folders import unknown_folder
+from app.identity.folder_access import can_read
+from app.identity.permissions import READ
+from app.identity.principal import Principal
+from app.read.folders import folder_path, load_tree
 
 # Enough to tell "more than OVERLAP_REPORT_LIMIT clashes" from the exact list.
 _INSIDE_LIMIT = 12
@@ -29,6 +36,54 @@ async def load_event(
         event_id,
     )
     return None if row is None else event_from_row(row)
+
+
+async def event_at(
+    conn: asyncpg.Connection, principal: Principal, channel_id: str, event_id: str, level: int
+) -> dict[str, Any]:
+    """The event, if the credential holds `level` over its folder (404 UNKNOWN_EVENT if it
+    cannot read it, 403 if it can read but not change it)."""
+    event = await load_event(conn, principal.user_id, channel_id, event_id)
+    if event is None:
+        raise unknown("UNKNOWN_EVENT", "event", event_id)
+    folder_id = event["folderId"]
+    path = await folder_path(conn, principal.user_id, channel_id, folder_id) if folder_id else []
+    granted = principal.access.folder_level(channel_id, path or [])
+    if granted < READ:
+        raise unknown("UNKNOWN_EVENT", "event", event_id)
+    if granted < level:
+        raise forbidden()
+    return event
+
+
+async def readable_events(
+    conn: asyncpg.Connection, principal: Principal, channel_id: str, event_ids: list[str]
+) -> list[str]:
+    """`event_ids` (in order) without the events the credential cannot read."""
+    if principal.access.full:
+        return event_ids
+    kept = []
+    for event_id in event_ids:
+        event = await load_event(conn, principal.user_id, channel_id, event_id)
+        folder_id = None if event is None else event["folderId"]
+        path = await folder_path(conn, principal.user_id, channel_id,
+                                 folder_id) if folder_id else []
+        if event is not None and can_read(principal, channel_id, path):
+            kept.append(event_id)
+    return kept
+
+
+async def has_events_in(
+    conn: asyncpg.Connection, user_id: Any, channel_id: str, folder_ids: list[str]
+) -> bool:
+    """Whether any event (trashed ones too) lies in one of `folder_ids`."""
+    return bool(await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM events
+                          WHERE user_id = $1 AND channel_id = $2 AND folder_id = ANY($3))""",
+        user_id,
+        channel_id,
+        folder_ids,
+    ))
 
 
 def _period(row: asyncpg.Record) -> Period:
@@ -71,6 +126,28 @@ async def neighbours(
     )
 
 
+async def periods_around(
+    conn: asyncpg.Connection, user_id: Any, channel_id: str, first: float, last: float
+) -> list[Period]:
+    """The periods that can clash with a batch spanning `[first, last)`: those beginning inside
+    it, the one before it, and the running one (`events_periods` and `events_running`)."""
+    rows = await conn.fetch(
+        """(SELECT event_id, time, end_time FROM events
+            WHERE user_id = $1 AND channel_id = $2 AND kind = 'period' AND NOT trashed
+              AND time >= $3 AND time < $4)
+           UNION
+           (SELECT event_id, time, end_time FROM events
+            WHERE user_id = $1 AND channel_id = $2 AND kind = 'period' AND NOT trashed
+              AND time < $3 ORDER BY time DESC LIMIT 1)
+           UNION
+           (SELECT event_id, time, end_time FROM events
+            WHERE user_id = $1 AND channel_id = $2 AND kind = 'period' AND NOT trashed
+              AND end_time IS NULL)""",
+        user_id, channel_id, first, last,
+    )
+    return [_period(r) for r in rows]
+
+
 async def running_periods(
     conn: asyncpg.Connection,
     user_id: Any,
@@ -106,6 +183,35 @@ async def taken_client_ids(
         user_id, channel_id, list(client_ids), exclude or "",
     )
     return sorted(r["client_id"] for r in rows)
+
+
+async def readable_folders(
+    conn: asyncpg.Connection, principal: Principal, channel_id: str
+) -> set[str] | None:
+    """The folders whose events the credential may read; None for all (and marks off-folder)."""
+    granted = principal.access.granted_folders(channel_id, READ)
+    if None in granted:
+        return None
+    tree = await load_tree(conn, principal.user_id, channel_id)
+    return {f for top in granted if top is not None for f in tree.subtree(top)}
+
+
+async def query_folders(
+    conn: asyncpg.Connection, principal: Principal, channel_id: str, only: list[str]
+) -> list[str] | None:
+    """The folders a query covers: `onlyFolders` and their descendants, within what the
+    credential may read (None: the whole channel). A folder it cannot read is UNKNOWN_FOLDER."""
+    readable = await readable_folders(conn, principal, channel_id)
+    if not only:
+        return None if readable is None else sorted(readable)
+    tree = await load_tree(conn, principal.user_id, channel_id)
+    covered: set[str] = set()
+    for folder_id in only:
+        path = tree.path(folder_id)
+        if not path or not can_read(principal, channel_id, path):
+            raise unknown_folder(folder_id, 400)
+        covered.update(tree.subtree(folder_id))
+    return sorted(covered)
 
 
 @dataclass(frozen=True)

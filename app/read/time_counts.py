@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 
 from app.domain.folders import Tree
-
-if TYPE_CHECKING:
-    from app.edge.auth import Principal
+from app.identity.principal import Principal
 
 # The part of a period after `base` ($base) and before `now` ($now when still running), and the
 # condition that it is not empty. Over `events e`. The `end_time` test is implied by the last

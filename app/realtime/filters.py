@@ -22,11 +22,12 @@ from typing import Any
 import asyncpg
 
 from app.domain.errors import ApiError, forbidden, invalid_parameters, sub_error
+from app.domain.folders import unknown_folder
 from app.domain.ids import is_identity
-from app.http.data_access import folder_path, unknown_folder
 from app.identity import activity_visibility as visibility
 from app.identity.permissions import READ, Access
 from app.identity.principal import TOKEN, Principal
+from app.read.folders import folder_path
 from app.realtime.messages import ACTIVITY, CHANNEL, Change
 
 MINE, ALL = "mine", "all"

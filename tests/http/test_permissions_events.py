@@ -130,7 +130,8 @@ def expect(r: httpx.Response, world: World, outcome: tuple[int, str | None], wha
 
 def writes_nowhere(world: World, needed: int) -> bool:
     """A change asked of a credential holding that level nowhere in the channel: refused before
-    its body or the items it names are looked at (app/http/data_access.py `require_anywhere`)."""
+    its body or the items it names are looked at (app/identity/folder_access.py
+    `require_anywhere`)."""
     return needed >= W and max(LEVELS[world.who]) < needed
 
 
