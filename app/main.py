@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app import activities as activities_service
-from app import compat, db, file_gc, openapi, realtime
+from app import compat, db, file_gc, openapi, private_files, realtime
 from app.config import Settings
 from app.errors import ApiError
 from app.http import (
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            private_files.data_folder(settings.data_dir)  # before anything lands in it
             url = settings.database_url
             if url is None:
                 url = stack.enter_context(db.EmbeddedPostgres(settings.data_dir)).url

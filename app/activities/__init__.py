@@ -20,6 +20,7 @@ from app import transaction
 from app.activities import retention, state
 from app.activities.runner import Runner
 from app.log import LogRecord
+from app.private_files import private_folder
 
 
 class Hub:
@@ -64,6 +65,9 @@ async def service(app: Starlette) -> AsyncIterator[None]:
     # the works use the routes' modules, which themselves start activities through `respond`)
 
     settings = app.state.settings
+    # The exports' folder is made owner-only now, not at the first export: one an earlier
+    # version left readable to all is narrowed with the rest of the data folder.
+    private_folder(retention.exports_dir(settings))
     runner = Runner(app.state.pool, settings) if settings.run_activities else None
     hub = Hub(runner)
     app.state.activities = hub

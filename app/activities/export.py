@@ -8,7 +8,8 @@ in steps of `activity_export_page`, each its own short transaction (no lock held
 steps, so a rebuild or a writer never waits for an export), with progress and a safe point
 after each; a change made during the export may or may not be in it. The file is written
 under a temporary name and published only by the last step: a cancelled, failed or
-interrupted export leaves no file behind for anyone to fetch.
+interrupted export leaves no file behind for anyone to fetch. The folder is 0700 and the file
+0600 (app/private_files.py): only the server's user may read them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from app.errors import ApiError, forbidden
 from app.http.auth import Principal
 from app.http.channels import channel_json, load_channel
 from app.permissions import READ
+from app.private_files import new_private_file, private_folder
 from app.transaction import Tx
 
 _FOLDER_COLUMNS = (
@@ -105,7 +107,7 @@ def check_access(principal: Principal, channel_id: str) -> None:
 async def run(ctx: Context, principal: Principal, channel_id: str) -> None:
     check_access(principal, channel_id)
     target = path_of(ctx.settings, ctx.activity_id)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(target.parent)
     partial = target.with_name(f"{target.name}.{ctx.attempt}.part")
     try:
         async with ctx.pool.acquire() as conn:
@@ -124,7 +126,7 @@ async def run(ctx: Context, principal: Principal, channel_id: str) -> None:
             )
         total = 1 + len(folders) + int(events_total)
         counts = {"folders": len(folders), "events": 0}
-        with partial.open("wb") as out:
+        with new_private_file(partial, exclusive=False) as out:
             out.write(_line("channel", channel_json(channel)))
             for row in _parents_first(list(folders)):
                 out.write(_line("folder", folder_json(row)))
