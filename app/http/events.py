@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from app import transaction
-from app.errors import ApiError, forbidden, invalid_operation, unknown
+from app.errors import ApiError, client_ids_unavailable, forbidden, invalid_operation, unknown
 from app.event_store import (
     EventQuery,
     load_event,
@@ -238,13 +238,8 @@ async def check_client_ids(
     if not wanted:
         return
     taken = await taken_client_ids(conn, principal.user_id, channel_id, wanted, exclude=exclude)
-    if taken:
-        raise ApiError(
-            400,
-            "ITEM_ID_ALREADY_EXISTS",
-            "An event of the channel already has the client id " + ", ".join(map(repr, taken)),
-            data={"clientIds": taken},
-        )
+    if taken:  # perhaps by events outside the grants: not described
+        raise client_ids_unavailable(taken)
 
 
 async def stop_running(
