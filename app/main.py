@@ -39,7 +39,7 @@ from app.identity.password_checks import PasswordChecks
 from app.logging_setup import configure
 from app.realtime.service import routes as realtime_routes
 from app.realtime.service import service as realtime_service
-from app.store import database, file_gc
+from app.store import database, file_gc, private_files
 from app.store.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            private_files.data_folder(settings.data_dir)  # before anything lands in it
             url = settings.database_url
             if url is None:
                 url = stack.enter_context(database.EmbeddedPostgres(settings.data_dir)).url

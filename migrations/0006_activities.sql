@@ -1,4 +1,4 @@
--- Activities (API.md §5): long-running operations. Two tables with two different natures.
+-- Activities (docs/api.md §5): long-running operations. Two tables with two different natures.
 
 -- Read model of activities (projections/activities.py): every column comes from the records of
 -- the stream `activity-<uuid>`, each of which carries the activity's whole new state, so a

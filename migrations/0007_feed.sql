@@ -1,4 +1,4 @@
--- Read model of the user activity feed (API.md §6, projections/feed.py): one entry per action
+-- Read model of the user activity feed (docs/api.md §6, projections/feed.py): one entry per action
 -- of a user, derived from one log record and its meta. The entry's id is that record's position
 -- in the log, so a rebuild gives back the same ids; soft deletion and text edits are records too
 -- (`feed.entry_deleted`, `feed.entry_updated` in the user's stream).

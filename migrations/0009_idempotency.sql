@@ -1,4 +1,4 @@
--- Idempotency-Key (API.md §5): the same key from the same user within 24 hours answers with the
+-- Idempotency-Key (docs/api.md §5): the same key from the same user within 24 hours answers with the
 -- activity the first request started. Operational state, not a read model: written in the
 -- transaction that creates the activity, swept after 24 hours by the activities runner.
 CREATE TABLE idempotency_keys (

@@ -1,4 +1,5 @@
-"""Read model of the user activity feed (`user_feed`, API.md §6): one entry per action of a user.
+"""Read model of the user activity feed (`user_feed`, docs/api.md §6): one entry per action of a
+user.
 
 An entry is derived from one log record and its meta only (never from the clock or the request):
 its id is the record's position, its time the record's `recorded_at`, its author the record's
@@ -10,7 +11,7 @@ Records written by an activity's work (`meta.activityId`, outside the activity's
 make no entry of their own: the activity's entries (started, cancelled, completed, failed)
 stand for them, so a batch of 10,000 events is one action in the feed, not 10,000.
 
-Feed types and their codes (stable; also in docs/api-notes.md, "User activity feed"):
+Feed types and their codes (stable; also in docs/api.md §6):
 
 | code | type | from the record |
 | ---: | --- | --- |

@@ -1,4 +1,5 @@
-"""Activities (API.md §5, DESIGN.md "Activities"): long-running operations as streams of the log.
+"""Activities (docs/api.md §5, docs/architecture.md "Activities"): long-running operations as
+streams of the log.
 
 - `service`: the process's runner and the hub that wakes requests waiting for an end;
 - `runner`: claims work under a lease, heartbeats, fences, ends each activity exactly once;

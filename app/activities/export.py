@@ -8,7 +8,8 @@ in steps of `activity_export_page`, each its own short transaction (no lock held
 steps, so a rebuild or a writer never waits for an export), with progress and a safe point
 after each; a change made during the export may or may not be in it. The file is written
 under a temporary name and published only by the last step: a cancelled, failed or
-interrupted export leaves no file behind for anyone to fetch.
+interrupted export leaves no file behind for anyone to fetch. The folder is 0700 and the file
+0600 (app/store/private_files.py): only the server's user may read them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from app.read.channel_content import (
 )
 from app.read.channels import channel_json, load_channel
 from app.store.exports import export_path
+from app.store.private_files import new_private_file, private_folder
 from app.store.transaction import Tx
 
 
@@ -55,7 +57,7 @@ def _parents_first(folders: list[Folder]) -> list[Folder]:
 async def run(ctx: Context, principal: Principal, channel_id: str) -> None:
     check_export_access(principal, channel_id)
     target = export_path(ctx.settings, ctx.activity_id)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(target.parent)
     partial = target.with_name(f"{target.name}.{ctx.attempt}.part")
     try:
         async with ctx.pool.acquire() as conn:
@@ -66,7 +68,7 @@ async def run(ctx: Context, principal: Principal, channel_id: str) -> None:
             events_total = await event_count(conn, principal.user_id, channel_id)
         total = 1 + len(folders) + events_total
         counts = {"folders": len(folders), "events": 0}
-        with partial.open("wb") as out:
+        with new_private_file(partial, exclusive=False) as out:
             out.write(_line("channel", channel_json(channel)))
             for folder in _parents_first(folders):
                 out.write(_line("folder", folder.state()))

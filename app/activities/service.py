@@ -16,7 +16,9 @@ from app.activities.operations import WORKS
 from app.activities.runner import Runner
 from app.domain.activities import activity_id_of
 from app.store import transaction
+from app.store.exports import exports_dir
 from app.store.log import LogRecord
+from app.store.private_files import private_folder
 
 
 class Hub:
@@ -58,6 +60,9 @@ async def service(app: Starlette) -> AsyncIterator[None]:
     """The SERVICES entry: the hub always (any process answers and waits), the runner with
     the works of app/activities/operations.py only where `run_activities` is on."""
     settings = app.state.settings
+    # The exports' folder is made owner-only now, not at the first export: one an earlier
+    # version left readable to all is narrowed with the rest of the data folder.
+    private_folder(exports_dir(settings))
     runner = Runner(app.state.pool, settings, WORKS) if settings.run_activities else None
     hub = Hub(runner)
     app.state.activities = hub

@@ -1,4 +1,4 @@
-"""Attachment commands (API.md §3): add files to an event, delete one.
+"""Attachment commands (docs/api.md §3): add files to an event, delete one.
 
 Adding or deleting needs `events-write` over the event's folder, checked against the event as
 it is once the channel's stream is locked. The files themselves come from an entry point (the

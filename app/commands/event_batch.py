@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 from app.commands.events import EventWriter
-from app.domain.errors import ApiError, invalid_parameters, sub_error
+from app.domain.errors import ApiError, client_ids_unavailable, invalid_parameters, sub_error
 from app.domain.events import (
     CREATE_FIELDS,
     EVENT_CREATED,
@@ -76,17 +76,8 @@ def read_batch(data: Any) -> list[dict[str, Any]]:
     counts = Counter(f["clientId"] for f in batch)
     repeated = sorted(c for c, n in counts.items() if n > 1)
     if repeated:
-        raise _client_ids_taken(repeated)
+        raise client_ids_unavailable(repeated)
     return batch
-
-
-def _client_ids_taken(client_ids: list[str]) -> ApiError:
-    return ApiError(
-        400,
-        "ITEM_ID_ALREADY_EXISTS",
-        "Client ids already taken: " + ", ".join(map(repr, client_ids[:10])),
-        data={"clientIds": client_ids},
-    )
 
 
 async def record_batch(
@@ -111,7 +102,7 @@ async def record_batch(
         tx.conn, principal.user_id, channel_id, [e["clientId"] for e in events]
     )
     if taken:
-        raise _client_ids_taken(taken)
+        raise client_ids_unavailable(taken)
     stopped_id = None
     if channel["enforce_no_events_overlap"]:
         stopped_id = await _place_periods(writer, [e for e in events if is_period(e)], now)

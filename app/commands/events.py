@@ -1,4 +1,4 @@
-"""Event commands (API.md §3): record, start, stop, modify, trash and delete for good, with the
+"""Event commands (docs/api.md §3): record, start, stop, modify, trash and delete for good, with the
 checks every change of an event makes. Batches are app/commands/event_batch.py's; attachments,
 app/commands/attachments.py's.
 
@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 
 from app.commands.attachments import ReceivedFiles
-from app.domain.errors import ApiError, forbidden, invalid_operation
+from app.domain.errors import ApiError, client_ids_unavailable, forbidden, invalid_operation
 from app.domain.events import (
     EVENT_CREATED,
     EVENT_DELETED,
@@ -80,13 +80,8 @@ async def check_client_ids(
     if not wanted:
         return
     taken = await taken_client_ids(conn, principal.user_id, channel_id, wanted, exclude=exclude)
-    if taken:
-        raise ApiError(
-            400,
-            "ITEM_ID_ALREADY_EXISTS",
-            "An event of the channel already has the client id " + ", ".join(map(repr, taken)),
-            data={"clientIds": taken},
-        )
+    if taken:  # perhaps by events outside the grants: not described
+        raise client_ids_unavailable(taken)
 
 
 # --- one command's writes ------------------------------------------------------------------

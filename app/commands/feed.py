@@ -1,7 +1,7 @@
-"""Feed commands (API.md §6): edit an entry's text, soft-delete an entry. Each is a record of the
-user's stream (`feed.entry_updated`, `feed.entry_deleted`) that projections/feed.py applies, so
-a rebuild gives them back. The native routes and the compat dialects call these alike; who may
-is app/identity/feed_access.py."""
+"""Feed commands (docs/api.md §6): edit an entry's text, soft-delete an entry. Each is a record of
+the user's stream (`feed.entry_updated`, `feed.entry_deleted`) that projections/feed.py applies, so
+a rebuild gives them back. The native routes and the compat dialects call these alike; who may is
+app/identity/feed_access.py."""
 
 from __future__ import annotations
 

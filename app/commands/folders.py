@@ -1,4 +1,4 @@
-"""Folder commands (API.md §3): create, modify, move, trash and delete for good.
+"""Folder commands (docs/api.md §3): create, modify, move, trash and delete for good.
 
 Changing needs `manage` (over the parent to create a folder, over both places to move one; a
 root grant for the channel's top level). Each command locks the channel's stream, then checks

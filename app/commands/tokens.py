@@ -1,4 +1,4 @@
-"""Token commands (API.md §4): create (or get the one of that name), update, revoke. Managed by
+"""Token commands (docs/api.md §4): create (or get the one of that name), update, revoke. Managed by
 the owner's session only (the routes check it); each appends to the user's stream."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ one of those four times (default `desc(createdAt)`; unset times sort as oldest);
 (1-1,000, default 100); `after`, the page token of `paging.cursors.after`, which carries the
 query it continues (with it, only `limit` may be given besides). The answer is `{"items": [...],
 "paging": {"cursors": {"after"?}}}`; `after` is absent on the last page. Errors answer as the
-native routes do (API.md §1).
+native routes do (docs/api.md §1).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ As its spec says: 401 without valid credentials, 404 `"detail": "Not found."` fo
 that does not exist, is another user's, or was deleted (the spec has no 410). `PUT` takes a
 `UserActivity`; the fields other than `text` are read-only and ignored (as a Django REST
 framework serializer does); a bad `text` is 400 with `"text": ["..."]`. A shared token is 403.
-Every error body is the native one (API.md §1) with those Django REST framework keys beside
+Every error body is the native one (docs/api.md §1) with those Django REST framework keys beside
 its `"error"` (`detail`, or a list of messages per field).
 """
 
@@ -51,7 +51,7 @@ _UID_NAMESPACE = uuid.UUID("6d1b0f3e-2a8e-4c55-9d3c-0f0a1c2e7b41")
 
 
 def _error(exc: ApiError) -> Response:
-    """The native error body (API.md §1) with Django REST framework's keys beside it:
+    """The native error body (docs/api.md §1) with Django REST framework's keys beside it:
     `detail`, or one list of messages per offending field."""
     if exc.status in (404, 410):
         exc = ApiError(404, "UNKNOWN_RESOURCE", "Not found.")

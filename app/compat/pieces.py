@@ -24,7 +24,7 @@ ignored. `GET /activity/{id}` answers the `Activity`, 410 when the entry is unkn
 deleted. `POST /activity/update` takes an `Activity`: every field is read-only but a deletion
 (`mechanism: "DELETED"` or a `deleted` timestamp), which soft-deletes the entry through the
 feed's own command (app/commands/feed.py); it answers 200 with the updated `Activity`. Errors
-answer in the native error shape (API.md §1), which the SDK reads as its error text.
+answer in the native error shape (docs/api.md §1), which the SDK reads as its error text.
 """
 
 from __future__ import annotations

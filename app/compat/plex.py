@@ -24,7 +24,7 @@ request's `Accept` names `application/json`, else XML (`<MediaContainer size><Ac
 nested objects as child elements), as Plex does. `DELETE /activities/{uuid}` runs the cancel
 of `DELETE /activities/{id}` and answers exactly 200 with no body. `GET /` answers the server's
 `<MediaContainer>` that `plexapi.server.PlexServer` reads when it connects.
-Errors answer with the native status and body (API.md §1), plus Plex's own
+Errors answer with the native status and body (docs/api.md §1), plus Plex's own
 `"errors": [{"code", "message", "status"}]` beside the native `"error"`.
 
 The notification streams that push these `Activity` objects as they change are in

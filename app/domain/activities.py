@@ -1,5 +1,5 @@
 """An activity's states, the records that change it, its stream, and the pure decisions about
-it (API.md §2, §5).
+it (docs/api.md §2, §5).
 
 Every record of the stream `activity-<uuid>` carries the activity's whole new state under
 `activity`: the projection is then one upsert, and the realtime message of any `activity.*`
@@ -137,7 +137,7 @@ def progress(done: int, total: int | None) -> dict[str, Any]:
 def new_activity(
     activity_id: UUID, spec: Spec, started_by: dict[str, Any], now: float
 ) -> dict[str, Any]:
-    """A new activity's state (API.md §2): pending, nothing done yet."""
+    """A new activity's state (docs/api.md §2): pending, nothing done yet."""
     return {
         "id": str(activity_id),
         "type": spec.type,

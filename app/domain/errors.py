@@ -78,3 +78,30 @@ def name_exists(message: str) -> ApiError:
 
 def id_exists(message: str) -> ApiError:
     return ApiError(400, "ITEM_ID_ALREADY_EXISTS", message)
+
+
+# --- clashes with items a shared token may not read ---------------------------------------------
+# Ids and names are unique in their channel or among siblings, so a clash is refused whoever
+# holds the id; but the holder may lie outside the credential's grants. These answers name only
+# what the request itself gave, and never the holder (its kind, folder, id or name), the same
+# for every credential: they tell no more than the refusal does (docs/api.md §3.5).
+
+
+def id_unavailable(item_id: str) -> ApiError:
+    """A folder id the request chose that another folder of the channel holds."""
+    return id_exists(f"The id {item_id!r} is not available in this channel")
+
+
+def name_unavailable(name: str) -> ApiError:
+    """A folder name that a sibling holds."""
+    return name_exists(f"The name {name!r} is not available here")
+
+
+def client_ids_unavailable(client_ids: list[str]) -> ApiError:
+    """Client ids of the request that events of the channel hold (or given twice in it)."""
+    return ApiError(
+        400,
+        "ITEM_ID_ALREADY_EXISTS",
+        "Client ids not available in this channel: " + ", ".join(map(repr, client_ids[:10])),
+        data={"clientIds": client_ids},
+    )

@@ -4,7 +4,7 @@ Pure functions over plain values. The commands (app/commands/events.py) read wha
 from the read model under the channel stream's lock, ask these functions, and append what they
 return, so the rules below are decided against the latest committed state.
 
-**Period rules** (API.md §3, channels with `enforceNoEventsOverlap`): periods never overlap
+**Period rules** (docs/api.md §3, channels with `enforceNoEventsOverlap`): periods never overlap
 (touching ends are fine); at most one period runs and it is the latest; a period recorded or
 started after the running one's start stops it there (`stoppedId`). Marks never take part, and
 neither do trashed events (restoring one puts it back under the rules).
@@ -53,7 +53,8 @@ EVENT_DELETED = "event.deleted"
 
 
 def event_from_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The API shape of an event (API.md §2) from a read-model row; absent values stay absent."""
+    """The API shape of an event (docs/api.md §2) from a read-model row; absent values stay
+    absent."""
     event: dict[str, Any] = {
         "id": row["event_id"],
         "channelId": row["channel_id"],

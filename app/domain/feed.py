@@ -1,4 +1,4 @@
-"""The user activity feed (API.md §6): the limits of its entries and queries, the record types
+"""The user activity feed (docs/api.md §6): the limits of its entries and queries, the record types
 of an edit and a soft deletion, and its refusals. The entries are written by projections/feed.py
 and read by app/read/feed.py."""
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.domain.errors import ApiError, invalid_operation, name_exists, unknown
+from app.domain.errors import ApiError, id_unavailable, invalid_operation, name_unavailable, unknown
 
 # Deep enough for any filing scheme; bounded so that a path walk, a recursive view and its JSON
 # (each level nests two JSON containers; orjson refuses past 255) always stay well inside limits.
@@ -167,11 +167,11 @@ class Tree:
 def check_name_free(
     tree: Tree, parent_id: str | None, name: str, itself: str | None = None
 ) -> None:
-    """400 ITEM_NAME_ALREADY_EXISTS when a sibling (trashed ones included) has the name."""
+    """400 ITEM_NAME_ALREADY_EXISTS when a sibling (trashed ones included) has the name (the
+    sibling may be outside a shared token's grants: the answer does not describe it)."""
     for sibling in tree.children(parent_id):
         if sibling.name == name and sibling.id != itself:
-            where = "at the root" if parent_id is None else "in this parent folder"
-            raise name_exists(f"A folder named {name!r} exists {where}")
+            raise name_unavailable(name)
 
 
 def check_depth(depth: int) -> None:
@@ -193,8 +193,8 @@ def new_folder(
     """The folder to create, or the reason it cannot be (id or sibling name taken, too deep).
 
     The parent is known to exist (the caller checked it, with the permission)."""
-    if folder_id in tree:
-        raise ApiError(400, "ITEM_ID_ALREADY_EXISTS", f"A folder with id {folder_id!r} exists")
+    if folder_id in tree:  # perhaps a folder outside the grants: not described
+        raise id_unavailable(folder_id)
     check_name_free(tree, parent_id, name)
     check_depth(len(tree.path(parent_id)) + 1 if parent_id else 1)
     return Folder(

@@ -1,4 +1,4 @@
-"""Data access tokens (API.md §2 "Token"): their types, record types and refusals."""
+"""Data access tokens (docs/api.md §2 "Token"): their types, record types and refusals."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who is calling, for which user (API.md §1, "which user" and "credentials"): the credential
+"""Who is calling, for which user (docs/api.md §1, "which user" and "credentials"): the credential
 of a request (the `Authorization` header or the `auth` parameter), checked by
 app/identity/credentials.py.
 """

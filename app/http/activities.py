@@ -1,10 +1,10 @@
-"""Activities over HTTP (API.md §5): list, get, cancel, the export's download, and the two
+"""Activities over HTTP (docs/api.md §5): list, get, cancel, the export's download, and the two
 routes whose only job is to start one (`POST /{channel}/export`, `POST /system/rebuild`).
 
 Who sees what is app/identity/activity_visibility.py (a shared token: those it started; the user's
 sessions and personal tokens: all the user's; an admin user's session: everyone's). An activity
 the caller may not see answers 404 `UNKNOWN_ACTIVITY` to a read and to its download, 403
-`FORBIDDEN` to a cancel (API.md §5).
+`FORBIDDEN` to a cancel (docs/api.md §5).
 """
 
 from __future__ import annotations

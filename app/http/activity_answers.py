@@ -1,4 +1,4 @@
-"""The HTTP side of activities (API.md §5): start one from a route and answer per `Prefer`.
+"""The HTTP side of activities (docs/api.md §5): start one from a route and answer per `Prefer`.
 
 A route calls `start_and_answer(request, principal, decide)`; `decide` runs in the write
 transaction (app/commands/activities.py `start`) and returns a `Spec` to start an activity, or

@@ -1,4 +1,4 @@
-"""The admin API's account routes: login, logout, user-info, change-password (API.md §4).
+"""The admin API's account routes: login, logout, user-info, change-password (docs/api.md §4).
 The commands are in app/commands/accounts.py, the user-info shape in app/read/accounts.py."""
 
 from __future__ import annotations

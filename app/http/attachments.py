@@ -1,4 +1,4 @@
-"""Attachments of events over HTTP (API.md §3): add files to an event, read one back, delete
+"""Attachments of events over HTTP (docs/api.md §3): add files to an event, read one back, delete
 one. The records are app/commands/attachments.py's; the upload's streaming, app/http/uploads.py's.
 
 Adding needs `events-write` over the event's folder, reading needs `read-only`. An event the

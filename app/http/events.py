@@ -1,4 +1,4 @@
-"""Events of a channel over HTTP (API.md §3): the query, record, start, stop, running, modify,
+"""Events of a channel over HTTP (docs/api.md §3): the query, record, start, stop, running, modify,
 trash and delete for good; the GET forms of start, stop and record. Each route parses the
 request, then calls a command (app/commands/events.py) or a read (app/read/events.py). Batches
 are app/commands/event_batch.py's (run as activities); attachments, app/http/attachments.py's.
@@ -53,7 +53,7 @@ from app.store import transaction
 DAY = 24 * 60 * 60
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100_000
-# Query parameters of every route (API.md §1), not fields of the GET forms' events.
+# Query parameters of every route (docs/api.md §1), not fields of the GET forms' events.
 _CONVENTION_PARAMS = {"auth", "userName"}
 
 

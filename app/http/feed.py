@@ -1,4 +1,4 @@
-"""The user activity feed over HTTP (API.md §6): list, identifiers, one entry, edit its text,
+"""The user activity feed over HTTP (docs/api.md §6): list, identifiers, one entry, edit its text,
 soft delete. The entries are read through app/read/feed.py; an edit or a deletion is a command
 of app/commands/feed.py. Who may use the feed: app/identity/feed_access.py.
 """

@@ -1,4 +1,4 @@
-"""Folders of a channel (API.md §3): the tree, create, modify, move, trash and delete for good.
+"""Folders of a channel (docs/api.md §3): the tree, create, modify, move, trash and delete for good.
 
 Reading needs `read-only` over the folder, changing needs `manage` (over the parent to create a
 folder, over both places to move one; a root grant for the channel's top level). A folder the

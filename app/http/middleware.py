@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-# Response headers scripts of any origin may read (API.md §1, CORS). The CORS middleware sends
+# Response headers scripts of any origin may read (docs/api.md §1, CORS). The CORS middleware sends
 # them on every answer it sees; the answers made here, outside it, send them too.
 EXPOSED_HEADERS = (
     "Server-Time", "X-Activity", "X-Plex-Activity", "Location", "X-Request-Id", "Retry-After"

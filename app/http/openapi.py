@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of the whole HTTP API, served at `GET /openapi.json`.
 
 Written by hand beside the code, route by route: each operation names its parameters, its body
-and its answers, and every error answers with the one error shape of API.md §1.
+and its answers, and every error answers with the one error shape of docs/api.md §1.
 `tests/test_openapi.py` checks that the document and the application's router hold the same
 routes, so a route added without its description (or the reverse) fails the suite.
 
@@ -168,7 +168,7 @@ BATCH_EVENT = obj(["clientId"], **{k: v for k, v in EVENT_FIELDS.items()})
 
 # --- operations ----------------------------------------------------------------------------------
 
-ERROR_RESPONSE = {"description": "an error (API.md §1)",
+ERROR_RESPONSE = {"description": "an error (docs/api.md §1)",
                   "content": {"application/json": {"schema": ref("Error")}}}
 # Answered by the router and the outermost middleware, in the native error shape on any path.
 BEFORE_ROUTES = {"405", "413", "500", "503"}
@@ -221,7 +221,7 @@ def op(
 ) -> Schema:
     """An operation; the errors its route answers have the schema named `error` (a dialect's
     own), those answered before or around it (`BEFORE_ROUTES`) the native one."""
-    error_response = {"description": f"an error (API.md §1), as {error}",
+    error_response = {"description": f"an error (docs/api.md §1), as {error}",
                       "content": {"application/json": {"schema": ref(error)}}}
     operation: Schema = {
         "summary": summary,
@@ -584,7 +584,7 @@ def document() -> Schema:
             "title": "activity-server",
             "version": "0.1.0",
             "description": "Channels, folders, events, attachments, tokens, activities and "
-                           "realtime push. The contract: API.md. Every error answers "
+                           "realtime push. The contract: docs/api.md. Every error answers "
                            "`{\"error\": {\"id\", \"message\", \"data\"?, \"subErrors\"?}}`.",
         },
         "servers": [{"url": "/"}],

@@ -1,4 +1,4 @@
-"""The web page (API.md §4): `GET /` and the few files it loads from `/static/`.
+"""The web page (docs/api.md §4): `GET /` and the few files it loads from `/static/`.
 
 The files ship inside the package (`app/static/`, package data), so an installed server serves
 them without a build step or a separate web server. Only the files that are there are served,

@@ -1,4 +1,4 @@
-"""Data access tokens (API.md §2 "Token", §4): managed by the owner's session only. The
+"""Data access tokens (docs/api.md §2 "Token", §4): managed by the owner's session only. The
 commands are in app/commands/tokens.py, the token shape in app/read/tokens.py."""
 
 from __future__ import annotations

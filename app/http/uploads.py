@@ -1,5 +1,5 @@
-"""Multipart uploads (API.md §3): on create, a part named `event` holds the event's JSON and every
-other part is a file; on `POST /{channel}/events/{event}`, every part is a file.
+"""Multipart uploads (docs/api.md §3): on create, a part named `event` holds the event's JSON and
+every other part is a file; on `POST /{channel}/events/{event}`, every part is a file.
 
 Files are streamed into the file store while they arrive (never held in memory, never spooled
 elsewhere), hashed and counted on the way, so the event's `sha256` and `size` are exact. How to
@@ -74,7 +74,7 @@ class StoredFile:
         return self.blob.size
 
     def attachment(self) -> dict[str, Any]:
-        """The entry of `event.attachments` (API.md §2)."""
+        """The entry of `event.attachments` (docs/api.md §2)."""
         return {"fileName": self.file_name, "type": self.type, "size": self.size,
                 "sha256": self.sha256}
 

@@ -1,4 +1,4 @@
-"""Who may use the user activity feed (API.md §6), over the native routes and the compat
+"""Who may use the user activity feed (docs/api.md §6), over the native routes and the compat
 dialects alike.
 
 The feed tells everything the user did (logins, tokens, every channel): only a credential with

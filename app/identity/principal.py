@@ -1,5 +1,5 @@
 """Who is acting: a user through a session or a token, with the rights it carries, and the
-`meta` every record they cause holds (docs: API notes, "credentials")."""
+`meta` every record they cause holds (docs/api.md §1, "credentials")."""
 
 from __future__ import annotations
 

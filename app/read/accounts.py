@@ -1,5 +1,5 @@
 """Reading the account read models (`users`, `sessions`; written by projections/accounts.py):
-the user-info shape (API.md §4), what a login and a password change check, the profile the
+the user-info shape (docs/api.md §4), what a login and a password change check, the profile the
 compat dialects show."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reading the `channels` read model, with the row → API shape (API.md §2)."""
+"""Reading the `channels` read model, with the row → API shape (docs/api.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reading the user activity feed (`user_feed`, written by projections/feed.py; API.md §6): the
+"""Reading the user activity feed (`user_feed`, written by projections/feed.py; docs/api.md §6): the
 entry shape, one entry of the caller, the filtered list. The native routes (app/http/feed.py)
 and the compat dialects (app/compat) read it through here alike."""
 

@@ -1,5 +1,5 @@
 """Reading the tokens read model (`tokens`, written by projections/tokens.py, with the last use
-from `credential_usage`): the token shape of API.md §2 "Token"."""
+from `credential_usage`): the token shape of docs/api.md §2 "Token"."""
 
 from __future__ import annotations
 

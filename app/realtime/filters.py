@@ -1,4 +1,4 @@
-"""Subscription filters (API.md §7) and the permission check every change passes, in memory.
+"""Subscription filters (docs/api.md §7) and the permission check every change passes, in memory.
 
 A subscription selects two families of changes, each by its own parameters:
 - data changes (channels, folders, events): `channel` (repeatable) and `folder` (repeatable,

@@ -1,4 +1,4 @@
-"""Turning log records into the change messages of API.md §7: `{id, type, channelId, data}`.
+"""Turning log records into the change messages of docs/api.md §7: `{id, type, channelId, data}`.
 
 Only record types on an explicit list become messages. Account, session and token records
 (which hold password hashes and token secrets) never do, and neither does a type this module

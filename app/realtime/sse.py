@@ -1,4 +1,4 @@
-"""`GET /stream`: the changes as Server-Sent Events (API.md §7), served with sse-starlette.
+"""`GET /stream`: the changes as Server-Sent Events (docs/api.md §7), served with sse-starlette.
 
 Each frame has `id:` (the log cursor `<tx_id>.<position>`), `event:` (the record type) and
 `data:` (the message). The stream opens with `retry:` and a comment, sends a comment after

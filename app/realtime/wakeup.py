@@ -4,7 +4,7 @@ A process's own commits wake its fan-out directly (`app.store.transaction.on_com
 processes learn of them from a `NOTIFY` sent AFTER the commit, on a connection of its own, and
 coalesced: while one notification is being sent, further commits only raise the transaction
 id the next one will carry. Notifying inside the append transaction would serialise every
-commit of the database on the notification queue's lock (DESIGN.md measured it 3 to 4 times
+commit of the database on the notification queue's lock (the first design measured it 3 to 4 times
 slower); after the commit it costs one tiny statement per burst of commits, off the write path.
 
 The same connection LISTENs (a pooled connection would be reset and lose the LISTEN). If it

@@ -1,4 +1,4 @@
-"""`GET /ws`: the changes over a WebSocket (API.md §7), several subscriptions per socket.
+"""`GET /ws`: the changes over a WebSocket (docs/api.md §7), several subscriptions per socket.
 
 Client messages (JSON objects):
 - `{"op": "subscribe", "subscription"?, "channel"?, "folder"?, "activities"?, "since"?}`:

@@ -1,4 +1,4 @@
-/* The activity server's web page (API.md §4): log in, browse and record, follow /stream.
+/* The activity server's web page (docs/api.md §4): log in, browse and record, follow /stream.
  *
  * No framework and no build step: the DOM is built with createElement/textContent only (never
  * innerHTML with data), so what users typed can never run as code; the page's

@@ -11,6 +11,7 @@ import asyncpg
 import orjson
 
 from app.domain.errors import ApiError
+from app.store.private_files import data_folder
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,9 @@ class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
 
     pgserver shares one postmaster between the processes that open the same folder and stops it
     when the last one lets go, so `--workers N` and the CLI can use it at the same time.
+
+    Running as root, pgserver opens every folder above `pgdata/` to all users (so that the
+    PostgreSQL user it creates can reach it): the data folder is narrowed again once it started.
     """
 
     def __init__(self, data_dir: Path) -> None:
@@ -29,9 +33,10 @@ class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
     def __enter__(self) -> EmbeddedPostgres:
         import pgserver  # imported late: it is only needed without DATABASE_URL
 
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        data_folder(self.pgdata.parent)
         log.info("starting embedded PostgreSQL in %s", self.pgdata)
         self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        data_folder(self.pgdata.parent)
         return self
 
     @property

@@ -4,7 +4,8 @@ Layout under `<data_dir>/files/`: `<sha256[:2]>/<sha256>` for each blob, and `tm
 being received. A blob's name is its hash, computed by the server while the bytes arrive, so
 `sha256` in an event's attachments is exact and identical files are stored once. The name a
 client gives a file is metadata in the event (`events.attachments`), never part of a path here:
-no file name can make the store touch anything outside its folder.
+no file name can make the store touch anything outside its folder. Folders are created 0700
+and blobs 0600 (app/store/private_files.py): only the server's user may read them.
 
 This module only handles the disk. Who may remove a blob, and when, is `app/store/file_gc.py`'s job
 (a blob can be shared by several events, even of different users).
@@ -25,6 +26,8 @@ from typing import BinaryIO
 
 import anyio.to_thread
 from starlette.applications import Starlette
+
+from app.store.private_files import new_private_file, private_folder
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ class BlobWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.size = 0
-        self._handle: BinaryIO | None = open(path, "xb")  # noqa: SIM115  (closed by finish)
+        self._handle: BinaryIO | None = new_private_file(path)  # closed by finish
         self._hasher = hashlib.sha256()
         self._buffer = bytearray()
 
@@ -96,8 +99,10 @@ class FileStore:
         self.tmp = root / "tmp"
 
     def prepare(self) -> None:
-        """Creates the folders and removes temporary files that no live upload owns."""
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        """Creates the folders (owner-only, narrowed if they exist) and removes temporary
+        files that no live upload owns."""
+        private_folder(self.root)
+        private_folder(self.tmp)
         horizon = time.time() - STALE_TEMPORARY_SECONDS
         for entry in self.tmp.iterdir():
             try:
@@ -113,7 +118,7 @@ class FileStore:
         return self.root / sha256[:2] / sha256
 
     def writer(self) -> BlobWriter:
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        private_folder(self.tmp)
         return BlobWriter(self.tmp / f"{uuid.uuid4().hex}.part")
 
     def place(self, temporary: Path, blob: Blob) -> None:
@@ -129,7 +134,7 @@ class FileStore:
                 return
         except FileNotFoundError:
             pass
-        final.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(final.parent)
         try:
             os.link(temporary, final)
         except FileExistsError:
@@ -143,8 +148,9 @@ class FileStore:
     def _copy_into_place(self, temporary: Path, final: Path) -> None:
         copy = self.tmp / f"{uuid.uuid4().hex}.copy"
         try:
-            shutil.copyfile(temporary, copy)
-            with open(copy, "rb+") as handle:
+            with open(temporary, "rb") as source, new_private_file(copy) as handle:
+                shutil.copyfileobj(source, handle)
+                handle.flush()
                 os.fsync(handle.fileno())
             os.replace(copy, final)
         finally:

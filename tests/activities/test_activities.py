@@ -1,4 +1,4 @@
-"""Activities (API.md §5): each operation starts one, answers with `X-Activity` and `Location`,
+"""Activities (docs/api.md §5): each operation starts one, answers with `X-Activity` and `Location`,
 can be watched to its end through `GET /activities/{id}` and cancelled half-way with nothing
 half-done left; `Prefer`, `Idempotency-Key`, the list and its filters, and every error of §5.
 

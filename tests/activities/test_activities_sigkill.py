@@ -1,5 +1,5 @@
-"""Restarts (API.md §5): a server process running long activities is killed with SIGKILL; another
-process takes them over once their lease has passed and brings them to a final state, with
+"""Restarts (docs/api.md §5): a server process running long activities is killed with SIGKILL;
+another process takes them over once their lease has passed and brings them to a final state, with
 nothing half-done visible meanwhile or after.
 
 Both processes are real uvicorn servers on the test database, with a short lease and a pause at

@@ -1,4 +1,4 @@
-"""The admin API (API.md §4 but the web page) and the conventions of §1 every route shares.
+"""The admin API (docs/api.md §4 but the web page) and the conventions of §1 every route shares.
 
 One test per answer the contract names: every error id of the admin routes, sessions that
 expire when idle, login throttling, user selection, and the headers every answer carries.

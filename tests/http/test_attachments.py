@@ -1,4 +1,4 @@
-"""Attachments (API.md §3): upload, download, delete, limits, names, permissions, and the blobs
+"""Attachments (docs/api.md §3): upload, download, delete, limits, names, permissions, and the blobs
 left on disk (the store under `<data_dir>/files`, checked on the file system itself)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Events (API.md §3): record, start, stop, running, the GET forms, modify, trash and delete for
-good, every query parameter, and the period rules (also under concurrency). The pure rules of
+"""Events (docs/api.md §3): record, start, stop, running, the GET forms, modify, trash and delete
+for good, every query parameter, and the period rules (also under concurrency). The pure rules of
 `app/domain/events.py` are in tests/unit/test_events.py.
 
 Permissions of shared tokens are in `test_permissions_events.py`; batches in

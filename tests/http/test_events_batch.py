@@ -1,4 +1,4 @@
-"""`POST /{channel}/events/batch` (API.md §3): events recorded offline, added all or nothing.
+"""`POST /{channel}/events/batch` (docs/api.md §3): events recorded offline, added all or nothing.
 
 Every refusal is checked together with its consequence: nothing of the batch was added (the
 channel's events read back exactly as before). The period rules hold across the batch and what

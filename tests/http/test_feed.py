@@ -1,4 +1,4 @@
-"""The user activity feed (API.md §6): a scripted session shows every action in order, with
+"""The user activity feed (docs/api.md §6): a scripted session shows every action in order, with
 its code and text; filters; edit of the text; soft delete then 410; every error; rebuild gives
 back the same feed."""
 

@@ -1,4 +1,4 @@
-"""Folders (API.md §3): the tree and its query parameters, create, modify, move, trash, delete
+"""Folders (docs/api.md §3): the tree and its query parameters, create, modify, move, trash, delete
 for good, and the records they leave in the log. The pure rules of `app/domain/folders.py` are
 in tests/unit/test_folders.py.
 

@@ -1,4 +1,4 @@
-"""Permissions of shared tokens on every events and attachments route, table-driven (API.md §2
+"""Permissions of shared tokens on every events and attachments route, table-driven (docs/api.md §2
 Token, §3).
 
 The world of tests/http/test_permissions_folders.py (a channel with A · A/A1 · A/A1/A1x · B · B/B1,

@@ -1,4 +1,4 @@
-"""Permissions of shared tokens on every folder route, table-driven (API.md §2 Token, §3).
+"""Permissions of shared tokens on every folder route, table-driven (docs/api.md §2 Token, §3).
 
 The world: a channel with A · A/A1 · A/A1/A1x · B · B/B1. Each kind of credential below holds
 some grants; `LEVELS` says, by hand, what level it holds over each folder (inherited by

@@ -1,5 +1,5 @@
-"""The web page (API.md §4) in a real browser: headless Chromium (Debian's `chromium`, driven by
-Playwright for Python) against a real server process on loopback.
+"""The web page (docs/api.md §4) in a real browser: headless Chromium (Debian's `chromium`, driven
+by Playwright for Python) against a real server process on loopback.
 
 The browser tests skip only where /usr/bin/chromium is missing (`.ci/run` installs it, so CI
 runs them). Each main screen is saved under tests/artifacts/ for a person to look at.

@@ -1,4 +1,4 @@
-"""Activity messages over the subscriptions (API.md §5, §7): the owner sees an activity's
+"""Activity messages over the subscriptions (docs/api.md §5, §7): the owner sees an activity's
 records as they come, with its state as `data`, ending with exactly one final message; an admin
 sees it with `activities=all`, which another user may not ask for."""
 

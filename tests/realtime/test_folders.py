@@ -1,4 +1,4 @@
-"""Event and folder changes routed by folder (API.md §7): a `folder` subscription gets the
+"""Event and folder changes routed by folder (docs/api.md §7): a `folder` subscription gets the
 changes of that folder and its descendants only; a folder-scoped shared token gets only what
 lies in its granted subtrees (never a mark without folder, never another folder), on both
 transports; trashing and deleting events, and deleting a folder tree for good, are routed by

@@ -1,5 +1,5 @@
 """Changes written through one server process reach the SSE and WebSocket subscribers of
-another process on the same database (API.md §7, issue 5 "Many processes").
+another process on the same database (docs/api.md §7, issue 5 "Many processes").
 
 Both processes poll the log only every 60 s here: a change can only arrive in time through the
 cross-process wake-up (a NOTIFY after the commit), which is what these tests are about.

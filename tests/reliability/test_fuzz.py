@@ -1,6 +1,6 @@
 """Bad input, generated: schemathesis reads `/openapi.json` and sends generated requests, valid
 and invalid, to a real server process. No answer may be a 5xx, none may hang, and every error
-must come in the error shape of API.md §1.
+must come in the error shape of docs/api.md §1.
 
 Both of schemathesis' modes run: positive (valid inputs) and negative (invalid ones). CI sends
 a few hundred requests; `RUN_SLOW=1` sends at least `FUZZ_REQUESTS` (default 2,000).
@@ -40,7 +40,7 @@ SKIP = {("GET", "/stream"), ("GET", "/ws"), ("POST", "/logout"), ("POST", "/chan
 
 def _refused_by_the_http_server(response: Any) -> bool:
     """uvicorn's HTTP parser refuses a request target (path and query) past 64 KiB itself, with
-    a plain-text 400, before the application sees it (docs/api-notes.md, "Input limits"). Valid
+    a plain-text 400, before the application sees it (docs/api.md §1.2). Valid
     inputs make such targets: a 10,000-character `comment` of the GET forms, percent-encoded."""
     parts = urlsplit(response.request.url)
     return (response.status_code == 400 and response.text == "Invalid HTTP request received."

@@ -27,7 +27,7 @@ SUBSCRIPTIONS = {("get", "/stream"), ("get", "/ws"),
                  # Plex's notification streams: tests/compat/test_plex_notifications.py.
                  ("get", "/compat/plex/:/eventsource/notifications"),
                  ("get", "/compat/plex/:/websockets/notifications")}
-# Admin API: a session only, whatever a token's rights (API.md §4).
+# Admin API: a session only, whatever a token's rights (docs/api.md §4).
 SESSION_ONLY = {
     ("post", "/logout"), ("get", "/user-info"), ("put", "/user-info"),
     ("post", "/change-password"), ("post", "/channels"), ("put", "/channels/{channel_id}"),
@@ -39,7 +39,7 @@ LEVELS = [READ, WRITE, MANAGE]
 
 
 def required_level(method: str, path: str) -> str | None:
-    """The least token level a channel-scoped route needs (API.md §2 Token), None elsewhere."""
+    """The least token level a channel-scoped route needs (docs/api.md §2 Token), None elsewhere."""
     if not path.startswith("/{channel}/"):
         return None
     rest = path[len("/{channel}/"):]

@@ -218,7 +218,7 @@ async def test_only_an_admin_session_sees_everyones_activities(rest, world):
 
 
 async def test_admin_session_downloads_any_export_by_design(rest, world, finished):
-    """Documented in docs/api-notes.md: an admin user's session is the server's supervisor and
+    """Documented in docs/api.md §5.5: an admin user's session is the server's supervisor and
     has full data access through activities; its tokens do not."""
     r = await rest.get(f"/activities/{finished.export}/download", headers=auth(world.root))
     assert r.status_code == 200 and SECRET in r.text

@@ -1,7 +1,7 @@
 """Finding 4 of the security issue, "no input answers 500", kept as tests.
 
 Each input an outside attack sent and got a 500 for (or a wrong answer) must now get a 400, or a
-404 for a path, in the error shape of API.md §1. The HTTP cases run in process; the streams'
+404 for a path, in the error shape of docs/api.md §1. The HTTP cases run in process; the streams'
 resume positions run against a real server process with real SSE and WebSocket clients.
 """
 
@@ -28,7 +28,7 @@ INT64_MAX = 2**63 - 1
 
 
 def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The answer is `status` in the error shape of API.md §1; its `error` object."""
+    """The answer is `status` in the error shape of docs/api.md §1; its `error` object."""
     assert response.status_code == status, (response.status_code, response.text[:500])
     error = response.json()["error"]
     assert isinstance(error["id"], str) and isinstance(error["message"], str), error

@@ -1,6 +1,6 @@
 """Rebuild equality: a mixed workload through HTTP, then every read model replayed from the log
-must equal the live one row for row (DESIGN.md: nothing writes a read model but a projection,
-and projections depend on the record alone)."""
+must equal the live one row for row (docs/architecture.md: nothing writes a read model but a
+projection, and projections depend on the record alone)."""
 
 from __future__ import annotations
 
