@@ -21,7 +21,7 @@ from app.store import database
 from app.store.migrate import migrate
 from projections.rebuild import rebuild
 
-log = logging.getLogger("app.cli")
+logger = logging.getLogger("app.cli")
 
 
 @contextlib.contextmanager
@@ -47,7 +47,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(_migrate(url))
         # Workers are separate processes: they read the URL (embedded or not) from the environment.
         os.environ["DATABASE_URL"] = url
-        log.info("serving on http://%s:%d with %d worker(s)", args.host, args.port, args.workers)
+        logger.info("serving on http://%s:%d with %d worker(s)", args.host, args.port, args.workers)
         # uvicorn re-raises SIGTERM after its graceful shutdown; exiting through SystemExit
         # instead lets the embedded PostgreSQL be stopped on the way out.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
@@ -20,8 +19,8 @@ from app.config import Settings
 from app.domain.errors import ApiError
 from app.edge.responses import error
 from app.http import (
+    accounts,
     activities,
-    admin,
     attachments,
     channels,
     events,
@@ -41,8 +40,6 @@ from app.realtime.service import routes as realtime_routes
 from app.realtime.service import service as realtime_service
 from app.store import database, file_gc, private_files
 from app.store.migrate import migrate
-
-log = logging.getLogger(__name__)
 
 # Services that live as long as the application (the realtime fan-out, the activities runner):
 # each is entered after the pool exists and left before it closes.
@@ -112,7 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *page.routes,  # `/` and `/static/{name}`: before the channel-scoped routes
             Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
             *system.routes,
-            *admin.routes,
+            *accounts.routes,
             *tokens.routes,
             *realtime_routes,
             *channels.routes,

@@ -23,7 +23,7 @@ from typing import Any
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # How long a worker may take to finish its graceful shutdown before it is killed.
 STOP_GRACE = 30.0
@@ -88,10 +88,10 @@ def serve(workers: int, **options: Any) -> None:
                 if process.is_alive() or stopping:
                     continue
                 if process.exitcode == STARTUP_FAILURE:
-                    log.error("worker %s failed to start; stopping", process.pid)
+                    logger.error("worker %s failed to start; stopping", process.pid)
                     stopping.append(signal.SIGTERM)
                     break
-                log.warning("worker %s died (exit code %s); starting another",
+                logger.warning("worker %s died (exit code %s); starting another",
                             process.pid, process.exitcode)
                 processes[index] = start()
     finally:

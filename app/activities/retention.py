@@ -15,7 +15,7 @@ from app.config import Settings
 from app.domain.activities import retention_start
 from app.store.exports import export_path, exports_dir
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 async def sweep(pool: asyncpg.Pool, settings: Settings) -> int:
@@ -33,5 +33,5 @@ async def sweep(pool: asyncpg.Pool, settings: Settings) -> int:
             pass
     await activity_commands.forget_idempotency_keys(pool)
     if ids:
-        log.info("purged %d finished activities", len(ids))
+        logger.info("purged %d finished activities", len(ids))
     return len(ids)

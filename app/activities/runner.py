@@ -37,13 +37,12 @@ from app.commands.activities import append_state
 from app.config import Settings
 from app.domain.activities import CANCELLED, FAILED, FINAL, RUNNING, STARTED
 from app.domain.errors import ApiError
-from app.identity.permissions import Access
-from app.identity.principal import PERSONAL, SESSION, Principal
+from app.identity.credentials import acting_for
 from app.store import transaction
 from app.store.database import is_database_unavailable
 from app.store.transaction import Tx
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _NOW = "extract(epoch from clock_timestamp())"
 
@@ -104,9 +103,10 @@ class Runner:
                 raise
             except Exception as exc:
                 if is_database_unavailable(exc):
-                    log.warning("activities runner: database unavailable (%s)", type(exc).__name__)
+                    logger.warning("activities runner: database unavailable (%s)",
+                                   type(exc).__name__)
                 else:
-                    log.exception("activities runner: claim failed")
+                    logger.exception("activities runner: claim failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.activity_poll_seconds)
             self._wake.clear()
@@ -153,7 +153,7 @@ class Runner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a missed beat: the next one may pass, else the lease
-                log.warning("activity %s: heartbeat failed (%s)", ctx.activity_id,
+                logger.warning("activity %s: heartbeat failed (%s)", ctx.activity_id,
                             type(exc).__name__)
 
     # --- running ----------------------------------------------------------------------------
@@ -165,7 +165,7 @@ class Runner:
         except LeaseLost:
             return
         except Exception:
-            log.exception("activity %s: could not start", ctx.activity_id)
+            logger.exception("activity %s: could not start", ctx.activity_id)
             return
         if not proceed:
             return
@@ -191,7 +191,7 @@ class Runner:
         except Cancelled:
             outcome = (CANCELLED, None)
         except LeaseLost:
-            log.info("activity %s: attempt %d lost its lease; its work is discarded",
+            logger.info("activity %s: attempt %d lost its lease; its work is discarded",
                      ctx.activity_id, ctx.attempt)
             return
         except ApiError as exc:
@@ -200,10 +200,10 @@ class Runner:
             raise  # the process is stopping: the lease will pass, another process takes over
         except Exception as exc:
             if is_database_unavailable(exc):
-                log.warning("activity %s: database unavailable; left to the next attempt",
+                logger.warning("activity %s: database unavailable; left to the next attempt",
                             ctx.activity_id)
                 return
-            log.exception("activity %s failed", ctx.activity_id)
+            logger.exception("activity %s failed", ctx.activity_id)
             outcome = (FAILED, _error_of(
                 ApiError(500, "UNEXPECTED_ERROR", "The work failed unexpectedly")))
         if outcome is not None:
@@ -234,7 +234,7 @@ class Runner:
             params = await conn.fetchval(
                 "SELECT params FROM activity_runs WHERE activity_id = $1", ctx.activity_id
             )
-            ctx.principal = await _principal(conn, (params or {}).get("_runner") or {})
+            ctx.principal = await acting_for(conn, (params or {}).get("_runner") or {})
 
         async def command(tx: Tx) -> bool:
             activity = await ctx._locked(tx, fence=True)
@@ -275,7 +275,7 @@ class Runner:
         try:
             await transaction.run(self.pool, command, meta=ctx.meta)
         except LeaseLost:
-            log.info("activity %s: attempt %d lost its lease before its end", ctx.activity_id,
+            logger.info("activity %s: attempt %d lost its lease before its end", ctx.activity_id,
                      ctx.attempt)
 
     async def _maybe_sweep(self) -> None:
@@ -297,35 +297,3 @@ def _error_of(exc: ApiError) -> dict[str, Any]:
 def _credential_gone() -> ApiError:
     return ApiError(401, "INVALID_TOKEN",
                     "The credential that started this activity was revoked before it ran")
-
-
-async def _principal(conn: asyncpg.Connection, who: dict[str, Any]) -> Principal | None:
-    """Who the work acts for, with the rights the credential has now: a token revoked since
-    the request fails the work; a token's changed permissions apply. None for the operator."""
-    if not who.get("userId"):
-        return None
-    user_id = UUID(who["userId"])
-    access = Access(full=True)
-    token_type = None
-    if who.get("kind") != SESSION:
-        row = await conn.fetchrow(
-            "SELECT type, permissions FROM tokens WHERE user_id = $1 AND token_id = $2",
-            user_id,
-            who.get("tokenId"),
-        )
-        if row is None:
-            return None
-        token_type = row["type"]
-        if token_type != PERSONAL:
-            access = Access.from_permissions(row["permissions"])
-    actor = who.get("actor") or {}
-    return Principal(
-        user_id=user_id,
-        user_name=who.get("userName") or "",
-        admin=bool(who.get("admin")),
-        kind=who.get("kind") or SESSION,
-        credential_hash=actor.get("sessionId") or "",
-        access=access,
-        token_id=who.get("tokenId"),
-        token_type=token_type,
-    )

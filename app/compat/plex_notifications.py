@@ -60,7 +60,7 @@ from app.realtime.sink import Closing, Sink, SinkClosed, deliveries, reconfirm, 
 from app.realtime.sse import EventStream, Framing
 from app.store.database import is_database_unavailable, unavailable
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 ACTIVITY, PING = "activity", "ping"
 _STARTED = CREATED
@@ -129,7 +129,7 @@ def notification(change: Change) -> bytes:
         try:
             activity = plex_activity(message_data(change.record, None), change.user_id)
         except (KeyError, TypeError, ValueError, AttributeError):
-            log.warning("record %s (%s) has an unexpected shape: not sent to Plex clients",
+            logger.warning("record %s (%s) has an unexpected shape: not sent to Plex clients",
                         change.record.position, change.type)
             activity = None
         message = b"" if activity is None else orjson.dumps({"NotificationContainer": {
@@ -192,7 +192,7 @@ class WebSocketNotifications:
             return
         except Exception as exc:
             if not is_database_unavailable(exc):
-                log.exception("Plex WebSocket authentication failed")
+                logger.exception("Plex WebSocket authentication failed")
             await _deny(websocket, unavailable())
             return
         await websocket.accept()

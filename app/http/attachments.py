@@ -32,7 +32,7 @@ from app.read.events import event_at
 from app.store import transaction
 from app.store.files import store_of
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 256 * 1024
 # Types a browser may show in place; anything else (HTML, SVG, scripts...) is sent as a download.
@@ -73,7 +73,7 @@ async def read_attachment(request: Request) -> Response:
     handle = await anyio.to_thread.run_sync(store.open, attachment["sha256"])
     if handle is None:
         # Removed since the read (the attachment was deleted meanwhile), or the store lost it.
-        log.warning("blob %s of an attachment is missing", attachment["sha256"])
+        logger.warning("blob %s of an attachment is missing", attachment["sha256"])
         raise unknown_attachment(file_name)
     return StreamingResponse(
         _chunks(handle),

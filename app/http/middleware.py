@@ -18,7 +18,7 @@ from app.logging_setup import redact_query, request_id
 from app.store.database import is_database_unavailable, unavailable
 
 access_log = logging.getLogger("app.access")
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -101,10 +101,10 @@ class ServerMiddleware:
             )
         except Exception as exc:
             if is_database_unavailable(exc):
-                log.warning("database unavailable: %s", type(exc).__name__)
+                logger.warning("database unavailable: %s", type(exc).__name__)
                 await self._fail(send_wrapper, state, unavailable())
             else:
-                log.exception("unexpected error")
+                logger.exception("unexpected error")
                 await self._fail(
                     send_wrapper,
                     state,

@@ -4,6 +4,8 @@ lifetimes of sessions (idle and absolute)."""
 from __future__ import annotations
 
 import time
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -66,8 +68,7 @@ async def lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Pri
         else:
             if not same_secret(row["token"], credential):
                 return None
-            full = row["type"] == PERSONAL
-            access = Access(full=True) if full else Access.from_permissions(row["permissions"])
+            access = token_access(row["type"], row["permissions"])
         # Recording use at most every few seconds keeps reads from turning into writes.
         last_used = row["last_used"]
         if now - last_used > min(60.0, settings.session_idle_seconds / 10):
@@ -90,4 +91,41 @@ async def lookup(pool: asyncpg.Pool, credential: str, settings: Settings) -> Pri
         token_id=row["token_id"],
         token_type=row["type"],
         expires=expires,
+    )
+
+
+def token_access(token_type: str, permissions: Any) -> Access:
+    """A personal token holds the user's full rights; any other type only its grants."""
+    return Access(full=True) if token_type == PERSONAL else Access.from_permissions(permissions)
+
+
+async def acting_for(conn: asyncpg.Connection, who: dict[str, Any]) -> Principal | None:
+    """Who an activity's work acts for (the `_runner` part of its params, written when a request
+    started it), with the rights the credential has now: a token revoked since
+    the request fails the work; a token's changed permissions apply. None for the operator."""
+    if not who.get("userId"):
+        return None
+    user_id = UUID(who["userId"])
+    access = Access(full=True)
+    token_type = None
+    if who.get("kind") != SESSION:
+        row = await conn.fetchrow(
+            "SELECT type, permissions FROM tokens WHERE user_id = $1 AND token_id = $2",
+            user_id,
+            who.get("tokenId"),
+        )
+        if row is None:
+            return None
+        token_type = row["type"]
+        access = token_access(token_type, row["permissions"])
+    actor = who.get("actor") or {}
+    return Principal(
+        user_id=user_id,
+        user_name=who.get("userName") or "",
+        admin=bool(who.get("admin")),
+        kind=who.get("kind") or SESSION,
+        credential_hash=actor.get("sessionId") or "",
+        access=access,
+        token_id=who.get("tokenId"),
+        token_type=token_type,
     )

@@ -30,6 +30,7 @@ from uuid import UUID
 
 import asyncpg
 
+from app.background import BackgroundTask
 from app.config import Settings
 from app.domain.activities import RECORD_PREFIX
 from app.identity import activity_visibility as visibility
@@ -54,7 +55,7 @@ from app.store import log as event_log
 from app.store import transaction
 from app.store.log import Cursor, LogRecord
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 BATCH = 500
 # Records known to be committed but hidden behind an older open transaction (of any database
@@ -75,7 +76,7 @@ class Fanout:
         self._fence = event_log.START  # every record up to here has been read (>= cursor)
         self._target_tx = 0  # newest transaction known to have committed records
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("realtime-fanout")
         self._sinks: dict[UUID, set[Sink]] = {}
         self._subs: dict[UUID, set[Subscription]] = {}
         self._all_activities: set[Subscription] = set()
@@ -93,7 +94,7 @@ class Fanout:
             self.cursor = self._fence = await event_log.head(conn)
         transaction.on_commit(self.pool, self._on_local_commit)
         self._wakeup.start()
-        self._task = asyncio.create_task(self._follow(), name="realtime-fanout")
+        self._task.start(self._follow())
         self._expiry.start()
 
     async def stop(self) -> None:
@@ -103,10 +104,7 @@ class Fanout:
             for sink in list(sinks):
                 sink.close(SHUTTING_DOWN)
         await self._expiry.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.stop()
         await self._wakeup.stop()
 
     @property
@@ -217,7 +215,7 @@ class Fanout:
         except SinkClosed:
             return
         except Exception:
-            log.exception("catch-up from the log failed")
+            logger.exception("catch-up from the log failed")
             sink.close(LOG_UNREADABLE)
             return
         # The hand-over: synchronous from here on, so no live change can slip in between.
@@ -255,7 +253,7 @@ class Fanout:
                 raise
             except Exception as exc:
                 failures += 1
-                log.warning("realtime fan-out could not read the log (%s)", type(exc).__name__)
+                logger.warning("realtime fan-out could not read the log (%s)", type(exc).__name__)
                 await asyncio.sleep(min(poll, 0.1 * 2**min(failures, 6)))
                 continue
             hidden = self.cursor.tx_id < self._target_tx

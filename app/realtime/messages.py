@@ -24,7 +24,7 @@ from app.domain import channels as channel_records
 from app.identity.activity_visibility import starter_of
 from app.store.log import Cursor, LogRecord
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 CHANNEL, FOLDER, EVENT, ACTIVITY = "channel", "folder", "event", "activity"
 
@@ -230,7 +230,7 @@ def prepare(
              "data": data}
         )
     except (KeyError, TypeError, ValueError, AttributeError, orjson.JSONEncodeError):
-        log.warning("record %s (%s) has an unexpected shape: not sent", record.position,
+        logger.warning("record %s (%s) has an unexpected shape: not sent", record.position,
                     record.type)
         return change
     change.kind = kind

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable
 
 import asyncpg
 
+from app.background import BackgroundTask
 from app.config import Settings
 from app.identity.credentials import session_expiries
 from app.realtime.sink import SESSION_ENDED, SESSION_EXPIRED, Sink
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SWEEP = 60.0  # seconds between looks at every open session stream
 MIN_GAP = 0.5  # seconds between two looks at least (sessions expiring one after the other)
@@ -40,16 +41,13 @@ class SessionExpiry:
         self._sinks = sinks
         self._wake = asyncio.Event()
         self._due = math.inf  # when the watch wakes next (wall clock), unless woken earlier
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("session-expiry")
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._watch(), name="session-expiry")
+        self._task.start(self._watch())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.stop()
 
     def watch(self, sink: Sink) -> None:
         """A new stream: the watch wakes earlier if its session expires before the next look."""
@@ -83,7 +81,7 @@ class SessionExpiry:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("could not look up the sessions of open streams (%s)",
+                logger.warning("could not look up the sessions of open streams (%s)",
                             type(exc).__name__)
                 pause = RETRY
             await asyncio.sleep(pause)

@@ -20,7 +20,9 @@ from collections.abc import Callable
 
 import asyncpg
 
-log = logging.getLogger(__name__)
+from app.background import BackgroundTask
+
+logger = logging.getLogger(__name__)
 
 CHANNEL = "activity_log"
 _RECONNECT_DELAYS = (0.5, 1.0, 2.0, 5.0)
@@ -39,19 +41,15 @@ class CrossProcessWakeup:
         self._announce = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("realtime-wakeup")
         self.notifications_sent = 0
         self.notifications_received = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="realtime-wakeup")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         await self._close()
 
     def announce(self, tx_id: int) -> None:
@@ -73,7 +71,7 @@ class CrossProcessWakeup:
             except Exception as exc:  # the database is away: retry, the poll covers the gap
                 delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
                 failures += 1
-                log.warning("realtime LISTEN connection lost (%s); retrying in %.1fs",
+                logger.warning("realtime LISTEN connection lost (%s); retrying in %.1fs",
                             type(exc).__name__, delay)
                 await self._close()
                 await asyncio.sleep(delay)

@@ -36,7 +36,7 @@ from app.realtime.sink import Sink, SinkClosed, Subscription, reconfirm, serve
 from app.realtime.sse import resume_position
 from app.store.database import is_database_unavailable, unavailable
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_SUBSCRIPTIONS = 50
 MAX_MESSAGE_CHARS = 64 * 1024
@@ -84,7 +84,7 @@ async def endpoint(websocket: WebSocket) -> None:
         return
     except Exception as exc:
         if not is_database_unavailable(exc):
-            log.exception("WebSocket authentication failed")
+            logger.exception("WebSocket authentication failed")
         await _refuse(websocket, unavailable(), 1011)
         return
     fanout: Fanout = websocket.app.state.fanout
@@ -194,7 +194,7 @@ class _Socket:
             if is_database_unavailable(exc):
                 self._reply_error(unavailable())
             else:
-                log.exception("WebSocket message failed")
+                logger.exception("WebSocket message failed")
                 self._reply_error(ApiError(500, "UNEXPECTED_ERROR", "Unexpected error"))
 
     def _new_key(self) -> str:

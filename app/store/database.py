@@ -13,7 +13,7 @@ import orjson
 from app.domain.errors import ApiError
 from app.store.private_files import data_folder
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
@@ -34,7 +34,7 @@ class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
         import pgserver  # imported late: it is only needed without DATABASE_URL
 
         data_folder(self.pgdata.parent)
-        log.info("starting embedded PostgreSQL in %s", self.pgdata)
+        logger.info("starting embedded PostgreSQL in %s", self.pgdata)
         self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
         data_folder(self.pgdata.parent)
         return self

@@ -31,11 +31,12 @@ import anyio.to_thread
 import asyncpg
 from starlette.applications import Starlette
 
+from app.background import BackgroundTask
 from app.store import transaction
 from app.store.files import SHA256, FileStore, store_of
 from app.store.log import LogRecord
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # First key of the two-key advisory locks on blobs (a key space apart from the one-key stream
 # locks of app/store/transaction.py): "file" in ASCII.
@@ -109,7 +110,7 @@ async def collect(
     # between only leaves rows to look at again.
     await conn.execute("DELETE FROM file_gc_queue WHERE id = ANY($1::bigint[])", row_ids)
     if removed:
-        log.debug("removed blob %s", sha256)
+        logger.debug("removed blob %s", sha256)
     return removed
 
 
@@ -125,7 +126,7 @@ async def settle(pool: asyncpg.Pool, store: FileStore, intents: dict[str, list[i
             for sha256, row_ids in intents.items():
                 await collect(conn, store, sha256, row_ids)
     except Exception:
-        log.warning("could not settle an upload's blobs; the collector will", exc_info=True)
+        logger.warning("could not settle an upload's blobs; the collector will", exc_info=True)
 
 
 async def collect_due(pool: asyncpg.Pool, store: FileStore, *, now: float | None = None) -> int:
@@ -157,7 +158,7 @@ async def collect_due(pool: asyncpg.Pool, store: FileStore, *, now: float | None
                 try:
                     removed += await collect(conn, store, sha256, row_ids)
                 except OSError:
-                    log.exception("could not remove blob %s; kept in the queue", sha256)
+                    logger.exception("could not remove blob %s; kept in the queue", sha256)
 
 
 class Collector:
@@ -167,7 +168,7 @@ class Collector:
         self.pool = pool
         self.store = store
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("file-collector")
 
     def notice(self, records: list[LogRecord]) -> None:
         """The commit listener: quick, never raises."""
@@ -176,14 +177,10 @@ class Collector:
 
     def start(self) -> None:
         self._wake.set()  # a first pass at start settles what a previous run left
-        self._task = asyncio.create_task(self._run(), name="file-collector")
+        self._task.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     async def _run(self) -> None:
         while True:
@@ -195,7 +192,7 @@ class Collector:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.warning("file collection failed; retrying later", exc_info=True)
+                logger.warning("file collection failed; retrying later", exc_info=True)
 
 
 @contextlib.asynccontextmanager

@@ -29,7 +29,7 @@ from starlette.applications import Starlette
 
 from app.store.private_files import new_private_file, private_folder
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Bytes are hashed and written in chunks of this size, off the event loop.
@@ -109,7 +109,7 @@ class FileStore:
                 if entry.is_file() and entry.stat().st_mtime < horizon:
                     entry.unlink()
             except OSError:
-                log.warning("could not remove the stale temporary file %s", entry.name)
+                logger.warning("could not remove the stale temporary file %s", entry.name)
 
     def path_of(self, sha256: str) -> Path:
         """Where the blob lives. Only a well-formed hash ever becomes a path."""

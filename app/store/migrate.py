@@ -8,7 +8,7 @@ from importlib import resources
 
 import asyncpg
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # Any constant shared by every process of a deployment: two servers starting at once queue here.
 _MIGRATION_LOCK = 7_242_019_001
@@ -49,7 +49,7 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
                 await conn.execute(
                     "INSERT INTO schema_migrations (number, name) VALUES ($1, $2)", number, name
                 )
-            log.info("applied migration %s", name)
+            logger.info("applied migration %s", name)
             applied_now.append(name)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
@@ -67,4 +67,4 @@ def _chmod(path: Path, mode: int) -> None:
         os.chmod(path, mode)
     except PermissionError:
         # A folder the operator made for us and still owns: its modes are the operator's.
-        log.warning("cannot set the mode of %s to %o (not its owner)", path, mode)
+        logger.warning("cannot set the mode of %s to %o (not its owner)", path, mode)
