@@ -2,7 +2,7 @@
 
 Written by hand beside the code, route by route: each operation names its parameters, its body
 and its answers, and every error answers with the one error shape of docs/api.md §1.
-`tests/test_openapi.py` checks that the document and the application's router hold the same
+`tests/unit/test_openapi.py` checks that the document and the application's router hold the same
 routes, so a route added without its description (or the reverse) fails the suite.
 
 Bodies are described strictly (`additionalProperties: false`) because the handlers refuse
@@ -576,7 +576,7 @@ PATHS: dict[str, dict[str, Schema]] = {
 
 
 def document() -> Schema:
-    """The whole document (`tests/test_openapi.py` keeps PATHS equal to the router's routes)."""
+    """The whole document (`tests/unit/test_openapi.py` keeps PATHS equal to the router's routes)."""
     paths = {path: dict(operations) for path, operations in PATHS.items()}
     return {
         "openapi": "3.1.0",
