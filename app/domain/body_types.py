@@ -58,18 +58,21 @@ class Field:
     def required(self) -> bool:
         return bool(self.options.get("required"))
 
-    def read(self, body: Body, key: str) -> Any:
-        if self.reader is not None:
-            if not body.has(key):
-                return body.fail(key, f"{key!r} is required") if self.required else None
+    def read(self, body: Body, key: str, also: Check | None = None) -> Any:
+        """The value of `key` (MISSING when refused), its problems noted in `body`; `also`: a
+        rule of this request, checked after the field's own."""
+        if self.reader is None:
+            value = getattr(body, self.kind)(key, **self.options)
+        elif body.has(key):
             value, errors = self.reader(body.data[key])
             body.errors.extend(errors)
-            return value
-        value = getattr(body, self.kind)(key, **self.options)
-        if self.check is not None and body.has(key) and value is not None:
-            problem = self.check(value)
-            if problem:
-                return body.fail(key, problem)
+        else:
+            return body.fail(key, f"{key!r} is required") if self.required else None
+        for check in (self.check, also):
+            if check is not None and body.has(key) and value is not None:
+                problem = check(value)
+                if problem:
+                    value = body.fail(key, problem)
         return value
 
     def json_schema(self) -> Schema:
@@ -112,28 +115,27 @@ class BodyType:
     """A request body declared as a class of fields; `read` gives an instance whose attributes
     hold the values read (None where a key is absent: `given` tells absent from null)."""
 
-    fields: ClassVar[dict[str, Field]] = {}
-    given: frozenset[str]
+    fields: ClassVar[dict[str, Field]] = {}  # in the order declared: the order of the refusals
+    given: frozenset[str] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Collects the fields (a subclass's after its base's) and leaves None in their place."""
         super().__init_subclass__(**kwargs)
-        cls.fields = {k: v for k, v in vars(cls).items() if isinstance(v, Field)}
-        for key in cls.fields:
+        own = {k: v for k, v in vars(cls).items() if isinstance(v, Field)}
+        cls.fields = {**cls.fields, **own}
+        for key in own:
             setattr(cls, key, None)
 
     @classmethod
     def read(cls, data: Any, **also: Check) -> Self:
         """The body read, or 400 naming every problem. `also`: this request's own rules for some
         fields, checked right after the field's own (a user may not rename themselves)."""
+        if unknown := set(also) - set(cls.fields):
+            raise ValueError(f"{cls.__name__} has no field {sorted(unknown)}")
         body = Body(data, allowed=cls.fields)
         values = cls()
         for key, spec in cls.fields.items():
-            value = spec.read(body, key)
-            if key in also and body.has(key) and value is not None:
-                problem = also[key](value)
-                if problem:
-                    value = body.fail(key, problem)
-            setattr(values, key, value)
+            setattr(values, key, spec.read(body, key, also.get(key)))
         body.done()
         values.given = frozenset(k for k in cls.fields if body.has(k))
         return values

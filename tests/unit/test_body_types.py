@@ -159,3 +159,17 @@ def test_every_kind_has_a_schema() -> None:
                  declare.array({"type": "string"}), declare.boolean(required=True)):
         assert spec.json_schema()
     assert declare.time(nullable=True).json_schema()["anyOf"][1] == {"type": "null"}
+
+
+def test_a_subclass_reads_its_base_s_fields_first() -> None:
+    class Base(BodyType):
+        name: str = declare.name(required=True)
+
+    class More(Base):
+        hidden: bool | None = declare.boolean()
+
+    assert list(More.fields) == ["name", "hidden"] and list(Base.fields) == ["name"]
+    assert More.read({"name": "A", "hidden": True}).hidden is True
+    with pytest.raises(ApiError) as refused:
+        More.read({"hidden": 1})
+    assert refused.value.data == {"params": ["name", "hidden"]}
