@@ -3,13 +3,16 @@ The commands are in app/commands/accounts.py, the user-info shape in app/read/ac
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.routing import Route
 
 from app.commands import accounts
 from app.config import Settings
+from app.domain import body_types as declare
 from app.domain.accounts import MAX_PASSWORD, PROFILE_FIELDS, invalid_credentials
-from app.domain.validation import Body
+from app.domain.body_types import BodyType
 from app.edge.auth import authenticate, requested_user
 from app.edge.body import read_json
 from app.edge.responses import JSONResponse, json
@@ -22,15 +25,43 @@ def password_checks(request: Request) -> PasswordChecks:
     return request.app.state.password_checks
 
 
+class Login(BodyType):
+    """`POST /login`."""
+
+    userName: str = declare.text(required=True, max_len=100)
+    password: str = declare.text(required=True, max_len=MAX_PASSWORD)
+    appId: str | None = declare.text(max_len=255)
+    origin: str | None = declare.text(max_len=255)
+
+
+def _email_problem(email: Any) -> str | None:
+    if isinstance(email, str) and "@" not in email:
+        return "email must be an e-mail address"
+    return None
+
+
+class ProfileChanges(BodyType):
+    """`PUT /user-info`: the profile fields (`PROFILE_FIELDS`) given change, the others stay;
+    `userName` may be sent back unchanged."""
+
+    userName: str | None = declare.text(description="read-only: the session's own user name")
+    email: str | None = declare.text(nullable=True, max_len=254, check=_email_problem,
+                                     schema={"pattern": "@"})
+    displayName: str | None = declare.text(nullable=True, max_len=255)
+    language: str | None = declare.text(nullable=True, max_len=35)
+
+
+class PasswordChange(BodyType):
+    """`POST /change-password` (the new password's rules: app/domain/accounts.py)."""
+
+    oldPassword: str = declare.text(required=True, max_len=MAX_PASSWORD)
+    newPassword: str = declare.text(required=True, max_len=MAX_PASSWORD * 2)
+
+
 async def login(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
-    body = Body(await read_json(request), allowed={"userName", "password", "appId", "origin"})
-    user_name = body.text("userName", required=True, max_len=100)
-    password = body.text("password", required=True, max_len=MAX_PASSWORD)
-    body.text("appId", max_len=255)
-    body.text("origin", max_len=255)
-    body.done()
-    user_name = user_name.lower()
+    given = Login.read(await read_json(request))
+    user_name = given.userName.lower()
     # The user named by `userName` or the Host label (§1) must be the one logging in.
     selected = requested_user(request, settings)
     if selected is not None and selected != user_name:
@@ -40,7 +71,7 @@ async def login(request: Request) -> JSONResponse:
         settings,
         password_checks(request),
         user_name=user_name,
-        password=password,
+        password=given.password,
         address=client_address(request, settings.trusted_proxies),
     )
     return json({"sessionID": session_id})
@@ -60,28 +91,20 @@ async def get_user_info(request: Request) -> JSONResponse:
 
 async def put_user_info(request: Request) -> JSONResponse:
     principal = await authenticate(request, session_only=True)
-    body = Body(await read_json(request), allowed={"userName", *PROFILE_FIELDS})
-    name = body.text("userName")
-    if name is not None and name != principal.user_name:
-        body.fail("userName", "userName is read-only")
-    email = body.text("email", nullable=True, max_len=254)
-    if isinstance(email, str) and "@" not in email:
-        body.fail("email", "email must be an e-mail address")
-    body.text("displayName", nullable=True, max_len=255)
-    body.text("language", nullable=True, max_len=35)
-    body.done()
-    changes = {key: body.data[key] for key in PROFILE_FIELDS if body.has(key)}
+    profile = ProfileChanges.read(
+        await read_json(request),
+        userName=lambda name: None if name == principal.user_name else "userName is read-only",
+    )
+    changes = {k: v for k, v in profile.given_values().items() if k in PROFILE_FIELDS}
     return json(await accounts.update_profile(request.app.state.pool, principal, changes))
 
 
 async def change_password(request: Request) -> JSONResponse:
     principal = await authenticate(request, session_only=True)
-    body = Body(await read_json(request), allowed={"oldPassword", "newPassword"})
-    old = body.text("oldPassword", required=True, max_len=MAX_PASSWORD)
-    new = body.text("newPassword", required=True, max_len=MAX_PASSWORD * 2)
-    body.done()
+    passwords = PasswordChange.read(await read_json(request))
     await accounts.change_password(
-        request.app.state.pool, password_checks(request), principal, old=old, new=new
+        request.app.state.pool, password_checks(request), principal,
+        old=passwords.oldPassword, new=passwords.newPassword,
     )
     return json({})
 

@@ -9,9 +9,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.commands import channels as channel_commands
+from app.domain import body_types as declare
 from app.domain import client_data
+from app.domain.body_types import BodyType
 from app.domain.ids import RESERVED_CHANNEL_IDS, new_id
-from app.domain.validation import Body, Query
+from app.domain.validation import Query
 from app.edge.auth import authenticate
 from app.edge.body import read_json
 from app.edge.responses import JSONResponse, json
@@ -48,33 +50,53 @@ async def list_channels(request: Request) -> JSONResponse:
     return json(channels)
 
 
-def _read_channel_body(body: Body, *, creating: bool) -> None:
-    if creating:
-        channel_id = body.identity("id")
-        if channel_id in RESERVED_CHANNEL_IDS:
-            body.fail("id", f"{channel_id!r} is reserved by the API's routes")
-    body.name("name", required=creating)
-    body.boolean("enforceNoEventsOverlap")
-    data = body.obj("clientData")
-    if isinstance(data, dict) and (problem := client_data.check(data)):
-        body.fail("clientData", problem)
-    if not creating:
-        body.boolean("trashed")
-    body.done()
+def _client_data_problem(value: Any) -> str | None:
+    return client_data.check(value) if isinstance(value, dict) else None
+
+
+def _reserved(channel_id: Any) -> str | None:
+    if channel_id in RESERVED_CHANNEL_IDS:
+        return f"{channel_id!r} is reserved by the API's routes"
+    return None
+
+
+ENFORCE_NO_OVERLAP = declare.boolean(
+    description="periods of the channel may not overlap (true when created without it)")
+CLIENT_DATA = declare.obj(
+    check=_client_data_problem,
+    description=f"free JSON object, merged on update; at most {client_data.MAX_BYTES} bytes "
+                "as JSON")
+
+
+class NewChannel(BodyType):
+    """`POST /channels`."""
+
+    id: str | None = declare.identity(
+        check=_reserved, schema={"not": {"enum": sorted(RESERVED_CHANNEL_IDS)}},
+        description="chosen by the client, or generated")
+    name: str = declare.name(required=True)
+    enforceNoEventsOverlap: bool | None = ENFORCE_NO_OVERLAP
+    clientData: dict[str, Any] | None = CLIENT_DATA
+
+
+class ChannelChanges(BodyType):
+    """`PUT /channels/{channel_id}`: what is absent stays."""
+
+    name: str | None = declare.name()
+    enforceNoEventsOverlap: bool | None = ENFORCE_NO_OVERLAP
+    clientData: dict[str, Any] | None = CLIENT_DATA
+    trashed: bool | None = declare.boolean()
 
 
 async def create_channel(request: Request) -> JSONResponse:
     principal = await authenticate(request, session_only=True)
-    body = Body(
-        await read_json(request),
-        allowed={"id", "name", "enforceNoEventsOverlap", "clientData"},
-    )
-    _read_channel_body(body, creating=True)
-    channel_id = body.data.get("id") or new_id()
-    name = body.data["name"].strip()
+    new = NewChannel.read(await read_json(request))
+    channel_id = new.id or new_id()
+    name = new.name.strip()
 
     async def command(tx: Tx) -> None:
-        await channel_commands.create_channel(tx, principal, channel_id, name, body.data)
+        await channel_commands.create_channel(tx, principal, channel_id, name,
+                                              new.given_values())
 
     await transaction.run(request.app.state.pool, command, meta=meta(principal))
     return json({"id": channel_id}, status=201)
@@ -83,14 +105,10 @@ async def create_channel(request: Request) -> JSONResponse:
 async def update_channel(request: Request) -> JSONResponse:
     principal = await authenticate(request, session_only=True)
     channel_id = request.path_params["channel_id"]
-    body = Body(
-        await read_json(request),
-        allowed={"name", "enforceNoEventsOverlap", "clientData", "trashed"},
-    )
-    _read_channel_body(body, creating=False)
+    changes = ChannelChanges.read(await read_json(request)).given_values()
 
     async def command(tx: Tx) -> dict[str, Any]:
-        return await channel_commands.update_channel(tx, principal, channel_id, body.data)
+        return await channel_commands.update_channel(tx, principal, channel_id, changes)
 
     channel = await transaction.run(request.app.state.pool, command, meta=meta(principal))
     return json(channel)

@@ -1,7 +1,10 @@
 """The OpenAPI 3.1 document of the whole HTTP API, served at `GET /openapi.json`.
 
-Written by hand beside the code, route by route: each operation names its parameters, its body
-and its answers, and every error answers with the one error shape of docs/api.md §1.
+Written beside the code, route by route: each operation names its parameters, its body and its
+answers, and every error answers with the one error shape of docs/api.md §1. The request bodies
+declared as types (app/domain/body_types.py: those of accounts, channels and tokens) give their
+schemas from the same declaration their handler reads them with; the others are still written
+here by hand.
 `tests/unit/test_openapi.py` checks that the document and the application's router hold the same
 routes, so a route added without its description (or the reverse) fails the suite.
 
@@ -18,6 +21,7 @@ from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 
 from app.edge.responses import JSONResponse, json
+from app.http import accounts, channels, tokens
 
 Schema = dict[str, Any]
 
@@ -314,40 +318,31 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/login": {"post": op(
         "open a session (ends after ACTIVITY_SESSION_IDLE_MINUTES unused, and at the latest "
         "ACTIVITY_SESSION_MAX_DAYS after the login)", tag="account", auth=None,
-        request=body(obj(["userName", "password"], userName={"type": "string", "maxLength": 100},
-                         password={"type": "string"}, appId={"type": "string"},
-                         origin={"type": "string"})),
+        request=body(accounts.Login.json_schema()),
         responses={**ok(obj(["sessionID"], strict=False, sessionID={"type": "string"})),
                    "429": THROTTLED})},
     "/logout": {"post": op("end the session", tag="account", responses=ok(EMPTY))},
     "/user-info": {
         "get": op("the account", tag="account", responses=ok(ref("UserInfo"))),
         "put": op("change email, displayName, language", tag="account",
-                  request=body(obj(userName={"type": "string"},
-                                   email=nullable({"type": "string", "maxLength": 254}),
-                                   displayName=nullable({"type": "string", "maxLength": 255}),
-                                   language=nullable({"type": "string", "maxLength": 35}))),
+                  request=body(accounts.ProfileChanges.json_schema()),
                   responses=ok(ref("UserInfo"))),
     },
     "/change-password": {"post": op(
         "change the password (ends the user's other sessions and their streams)", tag="account",
-        request=body(obj(["oldPassword", "newPassword"], oldPassword={"type": "string"},
-                         newPassword={"type": "string"})),
+        request=body(accounts.PasswordChange.json_schema()),
         responses=ok(EMPTY))},
     "/channels": {
         "get": op("channels (a token: those it may access)", tag="channels",
                   params=[STATE, TIME_COUNT], responses=ok(array(ref("Channel")))),
         "post": op("create a channel (session)", tag="channels",
-                   request=body(obj(["name"], id=IDENTITY, name=NAME,
-                                    enforceNoEventsOverlap={"type": "boolean"},
-                                    clientData=CLIENT_DATA)),
+                   request=body(channels.NewChannel.json_schema()),
                    responses=ok(ref("Created"), "201")),
     },
     "/channels/{channel_id}": {
         "put": op("modify a channel (session)", tag="channels",
                   params=[path_param("channel_id", IDENTITY)],
-                  request=body(obj(name=NAME, enforceNoEventsOverlap={"type": "boolean"},
-                                   clientData=CLIENT_DATA, trashed={"type": "boolean"})),
+                  request=body(channels.ChannelChanges.json_schema()),
                   responses=ok(ref("Channel"))),
         "delete": op("trash; if trashed, delete for good (an activity)", tag="channels",
                      params=[path_param("channel_id", IDENTITY), *SYNC],
@@ -356,9 +351,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/tokens": {
         "get": op("the user's tokens (session)", tag="tokens", responses=ok(array(ref("Token")))),
         "post": op("get or create the token of that name (session)", tag="tokens",
-                   request=body(obj(["name"], name=NAME,
-                                    type={"type": "string", "enum": ["personal", "shared"]},
-                                    permissions=array(ref("Permission")))),
+                   request=body(tokens.NewToken.json_schema()),
                    responses={**ok(ref("Token")), **ok(ref("Token"), "201")}),
     },
     "/tokens/{key}": {
@@ -366,7 +359,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                   tag="tokens", params=[path_param("key")],
                   responses={**ok(ref("Token")), **ok(ref("Token"), "201")}),
         "put": op("modify a token (session)", tag="tokens", params=[path_param("key")],
-                  request=body(obj(name=NAME, permissions=array(ref("Permission")))),
+                  request=body(tokens.TokenChanges.json_schema()),
                   responses=ok(ref("Token"))),
         "delete": op("revoke a token (session)", tag="tokens", params=[path_param("key")],
                      responses=ok(EMPTY)),
@@ -576,7 +569,8 @@ PATHS: dict[str, dict[str, Schema]] = {
 
 
 def document() -> Schema:
-    """The whole document (`tests/unit/test_openapi.py` keeps PATHS equal to the router's routes)."""
+    """The whole document (tests/unit/test_openapi.py keeps PATHS equal to the router's
+    routes)."""
     paths = {path: dict(operations) for path, operations in PATHS.items()}
     return {
         "openapi": "3.1.0",

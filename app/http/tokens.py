@@ -9,9 +9,10 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from app.commands import tokens as commands
+from app.domain import body_types as declare
+from app.domain.body_types import BodyType
 from app.domain.errors import invalid_parameter
 from app.domain.tokens import SHARED, TOKEN_TYPES
-from app.domain.validation import Body
 from app.edge.auth import authenticate
 from app.edge.body import read_json
 from app.edge.responses import JSONResponse, json
@@ -26,22 +27,40 @@ async def get_tokens(request: Request) -> JSONResponse:
         return json(await list_tokens(conn, principal.user_id))
 
 
+def _token_type_problem(token_type: Any) -> str | None:
+    """Absent or empty: `shared`. Also refuses a `type` already refused as no string."""
+    return None if token_type in ("", *TOKEN_TYPES) else "type must be personal or shared"
+
+
+PERMISSIONS = declare.own(
+    parse_permissions, {"type": "array", "items": declare.component("Permission")},
+    description="a shared token's grants (a personal token has them all)")
+
+
+class NewToken(BodyType):
+    """`POST /tokens`."""
+
+    name: str = declare.name(required=True)
+    type: str | None = declare.text(check=_token_type_problem,
+                                    schema={"enum": list(TOKEN_TYPES)},
+                                    description="shared when absent")
+    permissions: list[dict[str, Any]] | None = PERMISSIONS
+
+
+class TokenChanges(BodyType):
+    """`PUT /tokens/{key}`: what is absent stays."""
+
+    name: str | None = declare.name()
+    permissions: list[dict[str, Any]] | None = PERMISSIONS
+
+
 async def post_token(request: Request) -> JSONResponse:
     principal = await authenticate(request, session_only=True)
-    body = Body(await read_json(request), allowed={"name", "type", "permissions"})
-    name = body.name("name", required=True)
-    token_type = body.text("type") or SHARED
-    if token_type not in TOKEN_TYPES:
-        body.fail("type", "type must be personal or shared")
-    permissions: list[dict[str, Any]] = []
-    if body.has("permissions"):
-        permissions, errors = parse_permissions(body.data["permissions"])
-        body.errors.extend(errors)
-    body.done()
-    if token_type == PERSONAL:
-        permissions = []
+    new = NewToken.read(await read_json(request))
+    token_type = new.type or SHARED
+    permissions = [] if token_type == PERSONAL else new.permissions or []
     token, created = await commands.get_or_create_token(
-        request.app.state.pool, principal, name, token_type, permissions,
+        request.app.state.pool, principal, new.name, token_type, permissions,
         refuse_other_type=False,
     )
     return json(token, status=201 if created else 200)
@@ -62,15 +81,10 @@ async def get_token_by_name(request: Request) -> JSONResponse:
 async def update_token(request: Request) -> JSONResponse:
     principal = await authenticate(request, session_only=True)
     token_id = request.path_params["key"]
-    body = Body(await read_json(request), allowed={"name", "permissions"})
-    name = body.name("name")
-    permissions = None
-    if body.has("permissions"):
-        permissions, errors = parse_permissions(body.data["permissions"])
-        body.errors.extend(errors)
-    body.done()
+    changes = TokenChanges.read(await read_json(request))
     token = await commands.update_token(
-        request.app.state.pool, principal, token_id, name=name, permissions=permissions
+        request.app.state.pool, principal, token_id, name=changes.name,
+        permissions=changes.permissions,
     )
     return json(token)
 
