@@ -50,10 +50,6 @@ async def list_channels(request: Request) -> JSONResponse:
     return json(channels)
 
 
-def _client_data_problem(value: Any) -> str | None:
-    return client_data.check(value) if isinstance(value, dict) else None
-
-
 def _reserved(channel_id: Any) -> str | None:
     if channel_id in RESERVED_CHANNEL_IDS:
         return f"{channel_id!r} is reserved by the API's routes"
@@ -62,10 +58,6 @@ def _reserved(channel_id: Any) -> str | None:
 
 ENFORCE_NO_OVERLAP = declare.boolean(
     description="periods of the channel may not overlap (true when created without it)")
-CLIENT_DATA = declare.obj(
-    check=_client_data_problem,
-    description=f"free JSON object, merged on update; at most {client_data.MAX_BYTES} bytes "
-                "as JSON")
 
 
 class NewChannel(BodyType):
@@ -76,7 +68,7 @@ class NewChannel(BodyType):
         description="chosen by the client, or generated")
     name: str = declare.name(required=True)
     enforceNoEventsOverlap: bool | None = ENFORCE_NO_OVERLAP
-    clientData: dict[str, Any] | None = CLIENT_DATA
+    clientData: dict[str, Any] | None = client_data.FIELD
 
 
 class ChannelChanges(BodyType):
@@ -84,7 +76,7 @@ class ChannelChanges(BodyType):
 
     name: str | None = declare.name()
     enforceNoEventsOverlap: bool | None = ENFORCE_NO_OVERLAP
-    clientData: dict[str, Any] | None = CLIENT_DATA
+    clientData: dict[str, Any] | None = client_data.FIELD
     trashed: bool | None = declare.boolean()
 
 

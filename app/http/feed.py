@@ -9,9 +9,11 @@ from starlette.requests import HTTPConnection, Request
 from starlette.routing import Route
 
 from app.commands import feed as commands
+from app.domain import body_types as declare
+from app.domain.body_types import BodyType
 from app.domain.feed import DEFAULT_LIMIT, MAX_ENTRY_TEXT, MAX_LIMIT, unknown_entry
 from app.domain.ids import number_id
-from app.domain.validation import Body, Query
+from app.domain.validation import Query
 from app.edge.auth import authenticate
 from app.edge.body import read_json
 from app.edge.responses import JSONResponse, json
@@ -67,15 +69,19 @@ async def get_entry(request: Request) -> JSONResponse:
     return json(await read.feed_entry(request.app.state.pool, principal.user_id, entry_id))
 
 
+class EntryTextChange(BodyType):
+    """`PUT /user-activity/{entry}`."""
+
+    text: str = declare.text(required=True, min_len=1, max_len=MAX_ENTRY_TEXT)
+
+
 async def update_entry(request: Request) -> JSONResponse:
     """Changes the entry's `text` (1 to 1,000 characters)."""
     principal = await feed_caller(request)
     entry_id = _entry_id(request)
-    body = Body(await read_json(request), allowed={"text"})
-    text = body.text("text", required=True, min_len=1, max_len=MAX_ENTRY_TEXT)
-    body.done()
+    change = EntryTextChange.read(await read_json(request))
     return json(
-        await commands.edit_entry_text(request.app.state.pool, principal, entry_id, text)
+        await commands.edit_entry_text(request.app.state.pool, principal, entry_id, change.text)
     )
 
 

@@ -19,11 +19,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.commands import folders as folder_commands
+from app.domain import body_types as declare
 from app.domain import client_data
 from app.domain.activities import FOLDER_DELETE, Spec
+from app.domain.body_types import BodyType
 from app.domain.folders import STATES, View, render, top_folders
 from app.domain.ids import new_id
-from app.domain.validation import Body, Query
+from app.domain.validation import Query
 from app.edge.auth import authenticate
 from app.edge.body import read_json
 from app.edge.responses import JSONResponse, json
@@ -50,10 +52,29 @@ async def precheck_folder(
     check_level(principal, channel_id, folder_id, path, level)
 
 
-def _check_client_data(body: Body) -> None:
-    data = body.obj("clientData")
-    if isinstance(data, dict) and (problem := client_data.check(data)):
-        body.fail("clientData", problem)
+class NewFolder(BodyType):
+    """`POST /{channel}/folders[/{parent}]`."""
+
+    id: str | None = declare.identity(description="chosen by the client, or generated")
+    name: str = declare.name(required=True)
+    hidden: bool | None = declare.boolean()
+    clientData: dict[str, Any] | None = client_data.FIELD
+
+
+class FolderChanges(BodyType):
+    """`PUT /{channel}/folders/{folder}`: what is absent stays."""
+
+    name: str | None = declare.name()
+    hidden: bool | None = declare.boolean()
+    clientData: dict[str, Any] | None = client_data.FIELD
+    trashed: bool | None = declare.boolean()
+
+
+class FolderMove(BodyType):
+    """`POST /{channel}/folders/{folder}/move`."""
+
+    parentId: str | None = declare.identity(required=True, nullable=True,
+                                            description="the new parent; null: the top level")
 
 
 # --- GET: the tree -----------------------------------------------------------------------------
@@ -96,13 +117,8 @@ async def create_folder(request: Request) -> JSONResponse:
     channel_id = request.path_params["channel"]
     parent_id = request.path_params.get("folder")
     await precheck_folder(request, principal, parent_id, MANAGE)
-    body = Body(await read_json(request), allowed={"id", "name", "hidden", "clientData"})
-    body.identity("id")
-    body.name("name", required=True)
-    body.boolean("hidden")
-    _check_client_data(body)
-    body.done()
-    folder_id = body.data.get("id") or new_id()
+    new = NewFolder.read(await read_json(request))
+    folder_id = new.id or new_id()
 
     async def command(tx: transaction.Tx) -> str:
         return await folder_commands.create_folder(
@@ -111,9 +127,9 @@ async def create_folder(request: Request) -> JSONResponse:
             channel_id,
             parent_id,
             folder_id=folder_id,
-            name=body.data["name"].strip(),
-            hidden=bool(body.data.get("hidden", False)),
-            data=body.data.get("clientData") or {},
+            name=new.name.strip(),
+            hidden=bool(new.hidden),
+            data=new.clientData or {},
         )
 
     created = await transaction.run(request.app.state.pool, command, meta=meta(principal))
@@ -130,15 +146,7 @@ async def update_folder(request: Request) -> JSONResponse:
     channel_id = request.path_params["channel"]
     folder_id = request.path_params["folder"]
     await precheck_folder(request, principal, folder_id, MANAGE)
-    body = Body(
-        await read_json(request), allowed={"name", "hidden", "clientData", "trashed"}
-    )
-    body.name("name")
-    body.boolean("hidden")
-    _check_client_data(body)
-    body.boolean("trashed")
-    body.done()
-    fields = dict(body.data)
+    fields = FolderChanges.read(await read_json(request)).given_values()
     if "name" in fields:
         fields["name"] = fields["name"].strip()
 
@@ -157,10 +165,7 @@ async def move_folder(request: Request) -> JSONResponse:
     channel_id = request.path_params["channel"]
     folder_id = request.path_params["folder"]
     await precheck_folder(request, principal, folder_id, MANAGE)
-    body = Body(await read_json(request), allowed={"parentId"})
-    body.identity("parentId", required=True, nullable=True)
-    body.done()
-    parent_id: str | None = body.data["parentId"]
+    parent_id = FolderMove.read(await read_json(request)).parentId
 
     async def command(tx: transaction.Tx) -> dict[str, Any]:
         return await folder_commands.move_folder(tx, principal, channel_id, folder_id, parent_id)

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.routing import Route, WebSocketRoute
 
 from app.edge.responses import JSONResponse, json
-from app.http import accounts, channels, tokens
+from app.http import accounts, channels, feed, folders, tokens
 
 Schema = dict[str, Any]
 
@@ -391,7 +391,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": op("one feed entry", tag="feed", params=[path_param("entry")],
                   responses={**ok(ref("UserActivityEntry")), "410": ERROR_RESPONSE}),
         "put": op("change its text", tag="feed", params=[path_param("entry")],
-                  request=body(obj(["text"], text=TEXT)),
+                  request=body(feed.EntryTextChange.json_schema()),
                   responses={**ok(ref("UserActivityEntry")), "410": ERROR_RESPONSE}),
         "delete": op("soft delete", tag="feed", params=[path_param("entry")],
                      responses={**ok(ref("UserActivityEntry")), "410": ERROR_RESPONSE}),
@@ -480,8 +480,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                           TIME_COUNT],
                   responses=ok(array(ref("Folder")))),
         "post": op("create a root folder", tag="folders", params=[CHANNEL],
-                   request=body(obj(["name"], id=IDENTITY, name=NAME,
-                                    hidden={"type": "boolean"}, clientData=CLIENT_DATA)),
+                   request=body(folders.NewFolder.json_schema()),
                    responses=ok(ref("Created"), "201")),
     },
     "/{channel}/folders/{folder}": {
@@ -490,12 +489,10 @@ PATHS: dict[str, dict[str, Schema]] = {
                           TIME_COUNT],
                   responses=ok(array(ref("Folder")))),
         "post": op("create a child folder", tag="folders", params=[CHANNEL, FOLDER],
-                   request=body(obj(["name"], id=IDENTITY, name=NAME,
-                                    hidden={"type": "boolean"}, clientData=CLIENT_DATA)),
+                   request=body(folders.NewFolder.json_schema()),
                    responses=ok(ref("Created"), "201")),
         "put": op("modify name, hidden, clientData", tag="folders", params=[CHANNEL, FOLDER],
-                  request=body(obj(name=NAME, hidden={"type": "boolean"},
-                                   clientData=CLIENT_DATA, trashed={"type": "boolean"})),
+                  request=body(folders.FolderChanges.json_schema()),
                   responses=ok(ref("Folder"))),
         "delete": op("trash; if trashed, delete for good with its descendants", tag="folders",
                      params=[CHANNEL, FOLDER,
@@ -504,7 +501,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/{channel}/folders/{folder}/move": {"post": op(
         "move under another parent (null: the root)", tag="folders", params=[CHANNEL, FOLDER],
-        request=body(obj(["parentId"], parentId=nullable(IDENTITY))),
+        request=body(folders.FolderMove.json_schema()),
         responses=ok(ref("Folder")))},
     "/{channel}/events": {
         "get": op("query events", tag="events", params=[CHANNEL, *EVENTS_QUERY],

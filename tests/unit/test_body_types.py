@@ -11,13 +11,17 @@ import jsonschema_rs
 import pytest
 
 from app.domain import body_types as declare
+from app.domain import client_data
 from app.domain.accounts import PROFILE_FIELDS
 from app.domain.body_types import BodyType, Field
 from app.domain.errors import ApiError
+from app.domain.feed import MAX_ENTRY_TEXT
 from app.domain.validation import MAX_TIME
 from app.http import openapi
 from app.http.accounts import ProfileChanges
-from app.http.channels import NewChannel
+from app.http.channels import ChannelChanges, NewChannel
+from app.http.feed import EntryTextChange
+from app.http.folders import FolderChanges, FolderMove, NewFolder
 
 BODIES = sorted(BodyType.__subclasses__(), key=lambda cls: cls.__name__)
 # Values the reading accepts and the schema cannot say otherwise of (`type`: "" reads as shared;
@@ -65,6 +69,13 @@ def refusal(cls: type[BodyType], data: Any) -> ApiError | None:
     except ApiError as refused:
         return refused
     return None
+
+
+def test_the_bodies_of_every_converted_area_are_declared() -> None:
+    """A body declared so is checked below; one read by hand again would drop out silently."""
+    assert {cls.__name__ for cls in BODIES} >= {
+        "Login", "ProfileChanges", "PasswordChange", "NewChannel", "ChannelChanges", "NewToken",
+        "TokenChanges", "EntryTextChange", "NewFolder", "FolderChanges", "FolderMove"}
 
 
 def test_the_declared_bodies_are_those_the_document_describes() -> None:
@@ -173,3 +184,40 @@ def test_a_subclass_reads_its_base_s_fields_first() -> None:
     with pytest.raises(ApiError) as refused:
         More.read({"hidden": 1})
     assert refused.value.data == {"params": ["name", "hidden"]}
+
+
+@pytest.mark.parametrize("cls", [NewChannel, ChannelChanges, NewFolder, FolderChanges],
+                         ids=lambda cls: cls.__name__)
+def test_client_data_is_one_field_with_its_size_rule(cls: type[BodyType]) -> None:
+    """The size rule is beyond the schema: channels and folders refuse alike."""
+    assert cls.fields["clientData"] is client_data.FIELD
+    data = {**minimal(cls), "clientData": {"k": "x" * client_data.MAX_BYTES}}
+    assert schema_of(cls).is_valid(data)
+    refused = refusal(cls, data)
+    assert refused is not None and refused.sub_errors == [
+        {"id": "INVALID_PARAMETERS_FORMAT", "data": {"param": "clientData"},
+         "message": f"clientData may not exceed {client_data.MAX_BYTES} bytes"}]
+
+
+def test_a_folder_s_bodies() -> None:
+    new = NewFolder.read({"name": " Work ", "hidden": False})
+    assert (new.id, new.name, new.hidden, new.clientData) == (None, " Work ", False, None)
+    assert FolderChanges.read({"clientData": {"k": None}, "trashed": False}).given_values() == {
+        "clientData": {"k": None}, "trashed": False}
+    move = FolderMove.read({"parentId": None})
+    assert move.parentId is None and move.given == {"parentId"}
+    refused = refusal(NewFolder, {"id": None, "name": "\t", "hidden": "no", "clientData": []})
+    assert refused is not None and refused.data == {"params": ["id", "name", "hidden",
+                                                               "clientData"]}
+    assert [sub["message"] for sub in refused.sub_errors] == [
+        "'id' may not be null", "'name' may not be blank", "'hidden' must be a boolean",
+        "'clientData' must be an object"]
+
+
+def test_a_feed_entry_s_text_has_1_to_1000_characters() -> None:
+    schema = EntryTextChange.json_schema()["properties"]["text"]
+    assert (schema["minLength"], schema["maxLength"]) == (1, MAX_ENTRY_TEXT)
+    assert EntryTextChange.read({"text": "x" * MAX_ENTRY_TEXT}).text == "x" * MAX_ENTRY_TEXT
+    refused = refusal(EntryTextChange, {"text": ""})
+    assert refused is not None and refused.sub_errors[0]["message"] == (
+        f"'text' must have 1 to {MAX_ENTRY_TEXT} characters")
