@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -40,6 +41,24 @@ async def create_user(
     r = await client.post("/login", json={"userName": name, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return r.json()["sessionID"]
+
+
+async def make_channel(
+    client: httpx.AsyncClient, credential: str, name: str = "Work", **fields: Any
+) -> str:
+    """A new channel (201 asserted); its id."""
+    r = await client.post("/channels", json={"name": name, **fields}, headers=auth(credential))
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+async def make_folder(client: httpx.AsyncClient, credential: str, channel: str, name: str,
+                      parent: str | None = None) -> str:
+    """A new folder of `channel` (under `parent`; 201 asserted); its id."""
+    path = f"/{channel}/folders" + (f"/{parent}" if parent else "")
+    r = await client.post(path, json={"name": name}, headers=auth(credential))
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
 
 
 def multipart(parts: list[tuple[bytes, bytes | None, bytes, bytes | None]]) -> tuple[bytes, dict]:

@@ -19,23 +19,9 @@ import pytest
 
 from tests.activities.support import FINAL, started, watch
 from tests.reliability.invariants import rebuild_differences
-from tests.support import OPERATOR_KEY, auth, create_user, error_id
+from tests.support import OPERATOR_KEY, auth, create_user, error_id, make_channel, make_folder
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-async def make_channel(client: httpx.AsyncClient, session: str, name: str = "Work") -> str:
-    r = await client.post("/channels", json={"name": name}, headers=auth(session))
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
-async def make_folder(client: httpx.AsyncClient, session: str, channel: str, name: str,
-                      parent: str | None = None) -> str:
-    path = f"/{channel}/folders" + (f"/{parent}" if parent else "")
-    r = await client.post(path, json={"name": name}, headers=auth(session))
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
 
 
 async def trashed_tree(client: httpx.AsyncClient, session: str, channel: str) -> str:

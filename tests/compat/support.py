@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 
 from tests.realtime.server import ServerProcess
-from tests.support import OPERATOR_KEY, auth
+from tests.support import OPERATOR_KEY, auth, make_folder
 
 # A server that serves HTTP only: its activities stay pending until cancelled.
 NO_RUNNER = {"ACTIVITY_RUN_ACTIVITIES": "false", "ACTIVITY_WAIT_SECONDS": "0"}
@@ -32,18 +32,6 @@ def start(database_url: str, **env: str) -> ServerProcess:
 async def user_id(pool: asyncpg.Pool, name: str) -> UUID:
     async with pool.acquire() as conn:
         return await conn.fetchval("SELECT user_id FROM users WHERE user_name = $1", name)
-
-
-async def make_channel(rest: httpx.AsyncClient, credential: str, name: str = "Work") -> str:
-    r = await rest.post("/channels", json={"name": name}, headers=auth(credential))
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
-async def make_folder(rest: httpx.AsyncClient, credential: str, channel: str, name: str) -> str:
-    r = await rest.post(f"/{channel}/folders", json={"name": name}, headers=auth(credential))
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
 
 
 async def start_export(rest: httpx.AsyncClient, credential: str, channel: str) -> str:

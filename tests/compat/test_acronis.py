@@ -20,11 +20,10 @@ from tests.compat.support import (
     activity,
     failed_batch,
     finished_export,
-    make_channel,
     start,
     start_export,
 )
-from tests.support import create_user
+from tests.support import create_user, make_channel
 
 BASE = "/compat/acronis/api/task_manager/v2"
 

@@ -9,14 +9,8 @@ from datetime import datetime
 
 import pytest
 
-from tests.compat.support import (
-    feed_ids,
-    make_channel,
-    make_folder,
-    shared_token,
-    user_id,
-)
-from tests.support import auth, create_user
+from tests.compat.support import feed_ids, shared_token, user_id
+from tests.support import auth, create_user, make_channel, make_folder
 
 BASE = "/compat/aisquare/api/v1"
 

@@ -14,15 +14,9 @@ from pieces_os_client.api_client import ApiClient
 from pieces_os_client.configuration import Configuration
 from pieces_os_client.exceptions import ApiException
 
-from tests.compat.support import (
-    feed_ids,
-    make_channel,
-    make_folder,
-    shared_token,
-    user_id,
-)
+from tests.compat.support import feed_ids, shared_token, user_id
 from tests.realtime.server import ServerProcess
-from tests.support import auth, create_user
+from tests.support import auth, create_user, make_channel, make_folder
 
 
 async def call(server: ServerProcess, credential: str | None,

@@ -15,14 +15,9 @@ from plex_api_client import PlexAPI
 from plex_api_client.models import errors
 from plexapi.server import PlexServer
 
-from tests.compat.support import (
-    activity,
-    make_channel,
-    start_export,
-    user_id,
-)
+from tests.compat.support import activity, start_export, user_id
 from tests.realtime.server import ServerProcess
-from tests.support import create_user
+from tests.support import create_user, make_channel
 
 
 async def eventually(check: Callable[[], bool]) -> None:

@@ -21,16 +21,10 @@ import websockets
 from plexapi.server import PlexServer
 from websockets.asyncio.client import ClientConnection
 
-from tests.compat.support import (
-    NO_RUNNER,
-    RUNNER,
-    make_channel,
-    make_folder,
-    start,
-)
+from tests.compat.support import NO_RUNNER, RUNNER, start
 from tests.realtime.clients import WAIT, Frame, SseStream
 from tests.realtime.server import ServerProcess
-from tests.support import auth, create_user
+from tests.support import auth, create_user, make_channel, make_folder
 
 EVENT_SOURCE = "/compat/plex/:/eventsource/notifications"
 WEBSOCKET = "/compat/plex/:/websockets/notifications"

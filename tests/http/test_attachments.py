@@ -18,7 +18,7 @@ import pytest
 from app.store import file_gc
 from app.store.files import FileStore
 from tests.reliability.invariants import rebuild_differences
-from tests.support import auth, create_user, error_id, multipart
+from tests.support import auth, create_user, error_id, make_channel, make_folder, multipart
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -55,18 +55,6 @@ async def gone(path: Path) -> bool:
             return True
         await asyncio.sleep(0.01)
     return False
-
-
-async def make_channel(client: httpx.AsyncClient, session: str, name: str = "Work") -> str:
-    r = await client.post("/channels", json={"name": name}, headers=auth(session))
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
-async def make_folder(client: httpx.AsyncClient, session: str, channel: str, name: str) -> str:
-    r = await client.post(f"/{channel}/folders", json={"name": name}, headers=auth(session))
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
 
 
 async def make_event(

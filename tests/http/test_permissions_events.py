@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.http.test_permissions_folders import FOLDERS, GRANTS, LEVELS, PARENTS, TYPES
+from tests.http.permission_layout import FOLDERS, LEVELS, PARENTS, grant_world
 from tests.support import auth, error_id
 
 N, R, W, M = 0, 1, 2, 3  # none, read-only, events-write, manage (as in the folders' table)
@@ -71,39 +71,11 @@ class World:
         return below
 
 
-async def _token(client: httpx.AsyncClient, session: str, permissions: list, kind: str) -> str:
-    r = await client.post("/tokens", headers=auth(session), json={
-        "name": f"token {kind}", "type": kind, "permissions": permissions})
-    assert r.status_code == 201, r.text
-    return r.json()["token"]
-
-
 @pytest.fixture(params=list(LEVELS))
 async def world(request, client: httpx.AsyncClient, session: str) -> World:
     who = request.param
     owner = auth(session)
-    r = await client.post("/channels", json={"name": "Work"}, headers=owner)
-    channel = r.json()["id"]
-    r = await client.post("/channels", json={"name": "Elsewhere"}, headers=owner)
-    elsewhere = r.json()["id"]
-    ids: dict[str, str] = {}
-    for name in FOLDERS:
-        parent = PARENTS[name]
-        path = f"/{channel}/folders" + (f"/{ids[parent]}" if parent else "")
-        r = await client.post(path, json={"name": name}, headers=owner)
-        assert r.status_code == 201, r.text
-        ids[name] = r.json()["id"]
-    if who == "session":
-        credential = session
-    elif who == "personal":
-        credential = await _token(client, session, [], "personal")
-    elif who == "other channel only":
-        credential = await _token(client, session, [{"channelId": elsewhere, "folderPermissions": [
-            {"folderId": None, "type": "manage"}]}], "shared")
-    else:
-        credential = await _token(client, session, [{"channelId": channel, "folderPermissions": [
-            {"folderId": ids[f] if f else None, "type": TYPES[level]}
-            for f, level in GRANTS[who]]}], "shared")
+    channel, ids, credential = await grant_world(client, session, who)
     world = World(session, channel, who, credential, ids, base=time.time() - 10 * 86400)
     common = {"tags": ["t"], "value": {"type": "mass:kg", "value": 1}, "comment": "secret"}
     for i, place in enumerate(PLACES):

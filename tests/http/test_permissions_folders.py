@@ -1,8 +1,8 @@
 """Permissions of shared tokens on every folder route, table-driven (docs/api.md §2 Token, §3).
 
-The world: a channel with A · A/A1 · A/A1/A1x · B · B/B1. Each kind of credential below holds
-some grants; `LEVELS` says, by hand, what level it holds over each folder (inherited by
-descendants, the higher of two grants winning). Every route is then called on every folder and
+The world (tests/http/permission_layout.py): a channel with A · A/A1 · A/A1/A1x · B · B/B1.
+Each kind of credential holds some grants; `LEVELS` says, by hand, what level it holds over each
+folder (inherited by descendants, the higher of two grants winning). Every route is then called on every folder and
 its answer compared with what that level allows: reading needs `read-only`, every change needs
 `manage` (on the new parent too for a move). A folder the credential cannot read answers like
 a folder that does not exist, and nothing outside the grants appears in any answer.
@@ -16,45 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.http.permission_layout import FOLDERS, LEVELS, PARENTS, M, N, R, grant_world
 from tests.support import auth, error_id
-
-FOLDERS = ["A", "A1", "A1x", "B", "B1"]
-PARENTS = {"A": None, "A1": "A", "A1x": "A1", "B": None, "B1": "B"}
-N, R, W, M = 0, 1, 2, 3  # none, read-only, events-write, manage
-TYPES = {R: "read-only", W: "events-write", M: "manage"}
-
-# credential -> its grants on the channel [(folder or None for the root, level)].
-GRANTS: dict[str, list[tuple[str | None, int]]] = {
-    "root read-only": [(None, R)],
-    "root events-write": [(None, W)],
-    "root manage": [(None, M)],
-    "A read-only": [("A", R)],
-    "A events-write": [("A", W)],
-    "A manage": [("A", M)],
-    "root read-only, A manage": [(None, R), ("A", M)],
-    "A read-only, A1 manage": [("A", R), ("A1", M)],
-    "A1 read-only, A manage": [("A1", R), ("A", M)],
-    "A events-write and A manage": [("A", W), ("A", M)],
-    "A1 manage, B1 read-only": [("A1", M), ("B1", R)],
-}
-
-# credential -> level over [root, A, A1, A1x, B, B1], written out by hand.
-LEVELS: dict[str, list[int]] = {
-    "session": [M, M, M, M, M, M],
-    "personal": [M, M, M, M, M, M],
-    "root read-only": [R, R, R, R, R, R],
-    "root events-write": [W, W, W, W, W, W],
-    "root manage": [M, M, M, M, M, M],
-    "A read-only": [N, R, R, R, N, N],
-    "A events-write": [N, W, W, W, N, N],
-    "A manage": [N, M, M, M, N, N],
-    "root read-only, A manage": [R, M, M, M, R, R],
-    "A read-only, A1 manage": [N, R, M, M, N, N],
-    "A1 read-only, A manage": [N, M, M, M, N, N],
-    "A events-write and A manage": [N, M, M, M, N, N],
-    "A1 manage, B1 read-only": [N, N, M, M, N, R],
-    "other channel only": [N, N, N, N, N, N],
-}
 
 # What `GET /{channel}/folders` shows each credential: its visible tops, then everything.
 TOPS: dict[str, list[str]] = {
@@ -85,38 +48,10 @@ class World:
         return f"/{self.channel}/folders" + (f"/{self.ids[name]}" if name else "") + rest
 
 
-async def _token(client: httpx.AsyncClient, session: str, permissions: list, kind: str) -> str:
-    r = await client.post("/tokens", headers=auth(session), json={
-        "name": f"token {kind}", "type": kind, "permissions": permissions})
-    assert r.status_code == 201, r.text
-    return r.json()["token"]
-
-
 @pytest.fixture(params=list(LEVELS))
 async def world(request, client: httpx.AsyncClient, session: str) -> World:
     who = request.param
-    r = await client.post("/channels", json={"name": "Work"}, headers=auth(session))
-    channel = r.json()["id"]
-    r = await client.post("/channels", json={"name": "Elsewhere"}, headers=auth(session))
-    elsewhere = r.json()["id"]
-    ids: dict[str, str] = {}
-    for name in FOLDERS:
-        parent = PARENTS[name]
-        path = f"/{channel}/folders" + (f"/{ids[parent]}" if parent else "")
-        r = await client.post(path, json={"name": name}, headers=auth(session))
-        assert r.status_code == 201, r.text
-        ids[name] = r.json()["id"]
-    if who == "session":
-        credential = session
-    elif who == "personal":
-        credential = await _token(client, session, [], "personal")
-    elif who == "other channel only":
-        credential = await _token(client, session, [{"channelId": elsewhere, "folderPermissions": [
-            {"folderId": None, "type": "manage"}]}], "shared")
-    else:
-        credential = await _token(client, session, [{"channelId": channel, "folderPermissions": [
-            {"folderId": ids[f] if f else None, "type": TYPES[level]}
-            for f, level in GRANTS[who]]}], "shared")
+    channel, ids, credential = await grant_world(client, session, who)
     world = World(session, channel, ids, credential)
     world.who = who  # type: ignore[attr-defined]
     return world

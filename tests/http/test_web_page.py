@@ -23,7 +23,15 @@ import pytest
 
 from tests.realtime import server as server_module
 from tests.realtime.server import ServerProcess
-from tests.support import OPERATOR_KEY, PASSWORD, auth, create_user, error_id
+from tests.support import (
+    OPERATOR_KEY,
+    PASSWORD,
+    auth,
+    create_user,
+    error_id,
+    make_channel,
+    make_folder,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -133,18 +141,6 @@ async def log_in(tab: Any, user: str = "alice", password: str = PASSWORD) -> Non
     await expect(tab.locator("#live")).to_have_text("live")
 
 
-async def create_channel(rest: httpx.AsyncClient, session: str, name: str) -> str:
-    r = await rest.post("/channels", json={"name": name}, headers=auth(session))
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
-async def create_folder(rest: httpx.AsyncClient, session: str, channel: str, name: str) -> str:
-    r = await rest.post(f"/{channel}/folders", json={"name": name}, headers=auth(session))
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
 async def record_marks(rest: httpx.AsyncClient, session: str, channel: str, count: int,
                        folder: str | None = None) -> None:
     for i in range(count):
@@ -248,7 +244,7 @@ async def test_log_in_messages_and_log_out(page: Any, rest: httpx.AsyncClient,
 async def test_create_a_folder_then_start_and_stop_a_period(
     page: Any, rest: httpx.AsyncClient, alice: str
 ) -> None:
-    channel = await create_channel(rest, alice, "Work")
+    channel = await make_channel(rest, alice, "Work")
     await log_in(page)
     await expect(page.locator("#channel-title")).to_have_text("Work")
 
@@ -280,8 +276,8 @@ async def test_create_a_folder_then_start_and_stop_a_period(
 async def test_record_a_mark_attach_a_file_trash_and_restore(
     page: Any, rest: httpx.AsyncClient, alice: str, tmp_path: Path
 ) -> None:
-    channel = await create_channel(rest, alice, "Home")
-    folder = await create_folder(rest, alice, channel, "Kitchen")
+    channel = await make_channel(rest, alice, "Home")
+    folder = await make_folder(rest, alice, channel, "Kitchen")
     await log_in(page)
     await expect(page.locator("#folders .folder .name")).to_have_text(["Kitchen"])
 
@@ -333,12 +329,12 @@ async def test_record_a_mark_attach_a_file_trash_and_restore(
 async def test_a_change_made_through_the_api_appears_live(
     page: Any, rest: httpx.AsyncClient, alice: str
 ) -> None:
-    channel = await create_channel(rest, alice, "Shared")
+    channel = await make_channel(rest, alice, "Shared")
     await log_in(page)
     await expect(page.locator("#channel-title")).to_have_text("Shared")
     await page.evaluate("window.sameDocument = true")
 
-    folder = await create_folder(rest, alice, channel, "From elsewhere")
+    folder = await make_folder(rest, alice, channel, "From elsewhere")
     await expect(page.locator("#folders .folder .name")).to_have_text(["From elsewhere"])
     r = await rest.post(f"/{channel}/events", json={"folderId": folder, "comment": "via curl"},
                         headers=auth(alice))
@@ -348,7 +344,7 @@ async def test_a_change_made_through_the_api_appears_live(
                         headers=auth(alice))
     assert r.status_code == 201
     await expect(page.locator("#running")).to_contain_text("Running in From elsewhere")
-    await create_channel(rest, alice, "Another")
+    await make_channel(rest, alice, "Another")
     await expect(page.get_by_role("button", name="Open channel Another")).to_be_visible()
 
     assert await page.evaluate("window.sameDocument") is True  # no reload happened
@@ -357,8 +353,8 @@ async def test_a_change_made_through_the_api_appears_live(
 async def test_an_export_shows_its_progress_to_the_end_and_offers_its_download(
     page: Any, rest: httpx.AsyncClient, alice: str
 ) -> None:
-    channel = await create_channel(rest, alice, "Diary")
-    folder = await create_folder(rest, alice, channel, "Days")
+    channel = await make_channel(rest, alice, "Diary")
+    folder = await make_folder(rest, alice, channel, "Days")
     await record_marks(rest, alice, channel, 5, folder)
     await log_in(page)
     await expect(page.locator("#no-activities")).to_be_visible()
@@ -392,7 +388,7 @@ async def test_an_export_shows_its_progress_to_the_end_and_offers_its_download(
 
 
 async def test_cancel_a_long_activity(page: Any, rest: httpx.AsyncClient, alice: str) -> None:
-    channel = await create_channel(rest, alice, "Archive")
+    channel = await make_channel(rest, alice, "Archive")
     await record_marks(rest, alice, channel, LONG_EXPORT_EVENTS)
     await log_in(page)
 
@@ -416,8 +412,8 @@ async def test_cancel_a_long_activity(page: Any, rest: httpx.AsyncClient, alice:
 async def test_usable_at_phone_width_with_every_control_labelled(
     browser: Any, web_server: ServerProcess, rest: httpx.AsyncClient, alice: str
 ) -> None:
-    channel = await create_channel(rest, alice, "A channel with a rather long name for a phone")
-    folder = await create_folder(rest, alice, channel, "Some folder")
+    channel = await make_channel(rest, alice, "A channel with a rather long name for a phone")
+    folder = await make_folder(rest, alice, channel, "Some folder")
     await record_marks(rest, alice, channel, 2, folder)
     context, page = await open_tab(browser, web_server.url,
                                    viewport={"width": 375, "height": 740}, is_mobile=True)
@@ -449,7 +445,7 @@ async def test_the_stream_reopens_after_a_server_restart(
     try:
         async with httpx.AsyncClient(base_url=first.url, timeout=30) as rest:
             session = await create_user(rest, "alice")
-            channel = await create_channel(rest, session, "Restarts")
+            channel = await make_channel(rest, session, "Restarts")
         tab = page.tab
         await log_in(tab)
         await tab.evaluate("window.sameDocument = true")

@@ -13,12 +13,6 @@ import httpx
 from tests.support import auth
 
 
-async def create_channel(rest: httpx.AsyncClient, session: str, name: str, **extra: Any) -> str:
-    r = await rest.post("/channels", json={"name": name, **extra}, headers=auth(session))
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
 async def update_channel(rest: httpx.AsyncClient, session: str, channel_id: str,
                          **fields: Any) -> dict[str, Any]:
     r = await rest.put(f"/channels/{channel_id}", json=fields, headers=auth(session))

@@ -7,8 +7,8 @@ import json
 import websockets
 
 from tests.realtime.clients import SseStream, ws_change, ws_connect, ws_json, ws_subscribe
-from tests.realtime.support import create_channel, eventually, log_ids, update_channel
-from tests.support import auth, create_user
+from tests.realtime.support import eventually, log_ids, update_channel
+from tests.support import auth, create_user, make_channel
 
 
 async def test_sse_frames_carry_id_event_and_data(rest, alice, pool):
@@ -18,7 +18,7 @@ async def test_sse_frames_carry_id_event_and_data(rest, alice, pool):
         assert stream.response.headers["cache-control"] == "no-store"
         opening = await stream.frame()
         assert opening.retry and opening.retry > 0
-        channel_id = await create_channel(rest, alice, "Work", clientData={"colour": "red"})
+        channel_id = await make_channel(rest, alice, "Work", clientData={"colour": "red"})
         frame = await stream.change()
     assert frame.event == "channel.created"
     assert frame.id == frame.data["id"]
@@ -35,7 +35,7 @@ async def test_sse_frames_carry_id_event_and_data(rest, alice, pool):
 
 
 async def test_channel_lifecycle_messages_carry_the_new_state(rest, alice):
-    channel_id = await create_channel(rest, alice, "Work")
+    channel_id = await make_channel(rest, alice, "Work")
     async with SseStream(rest, "/stream", headers=auth(alice)) as stream:
         await update_channel(rest, alice, channel_id, name="Job", clientData={"a": 1})
         updated = (await stream.change()).data
@@ -61,7 +61,7 @@ async def test_account_and_token_records_are_never_sent(rest, alice, pool):
         assert r.status_code == 201
         r = await rest.put("/user-info", json={"displayName": "Alice"}, headers=auth(alice))
         assert r.status_code == 200
-        channel_id = await create_channel(rest, alice, "Work")
+        channel_id = await make_channel(rest, alice, "Work")
         frame = await stream.change()
     # The token and profile records came first in the log; the first change sent is the channel.
     assert frame.data["type"] == "channel.created" and frame.data["channelId"] == channel_id
@@ -70,15 +70,15 @@ async def test_account_and_token_records_are_never_sent(rest, alice, pool):
 async def test_a_user_never_receives_another_users_changes(rest, alice):
     bob = await create_user(rest, "bob")
     async with SseStream(rest, "/stream", headers=auth(alice)) as stream:
-        await create_channel(rest, bob, "Bob's")
-        mine = await create_channel(rest, alice, "Alice's")
+        await make_channel(rest, bob, "Bob's")
+        mine = await make_channel(rest, alice, "Alice's")
         frame = await stream.change()
     assert frame.data["channelId"] == mine
 
 
 async def test_websocket_protocol(rest, server, alice):
-    work = await create_channel(rest, alice, "Work")
-    home = await create_channel(rest, alice, "Home")
+    work = await make_channel(rest, alice, "Work")
+    home = await make_channel(rest, alice, "Home")
     async with await ws_connect(server.ws_url + "/ws", alice) as ws:
         await ws.send(json.dumps({"op": "ping"}))
         assert await ws_json(ws) == {"op": "pong"}

@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from tests.realtime.clients import WAIT, SseStream, ws_change, ws_connect, ws_subscribe
-from tests.realtime.support import create_channel, create_token, log_ids
-from tests.support import auth
+from tests.realtime.support import create_token, log_ids
+from tests.support import auth, make_channel
 
 
 @dataclass
@@ -45,7 +45,7 @@ async def _post(rest: httpx.AsyncClient, credential: str, path: str, body: dict[
 
 @pytest.fixture
 async def tree(rest, alice) -> Tree:
-    channel = await create_channel(rest, alice, "Work")
+    channel = await make_channel(rest, alice, "Work")
 
     async def folder(name: str, parent: str | None = None) -> str:
         path = f"/{channel}/folders" + (f"/{parent}" if parent else "")

@@ -14,8 +14,7 @@ from app.realtime import filters
 from app.realtime.fanout import Fanout
 from app.realtime.sink import Sink
 from app.store import log as event_log
-from tests.realtime.support import create_channel
-from tests.support import create_user
+from tests.support import create_user, make_channel
 
 
 async def test_an_idle_fanout_skips_to_the_head_and_a_later_subscriber_misses_nothing(
@@ -28,7 +27,7 @@ async def test_an_idle_fanout_skips_to_the_head_and_a_later_subscriber_misses_no
     fanout = Fanout(pool, settings.database_url, settings)
     await fanout.start()
     try:
-        made = [await create_channel(client, session, f"Idle {n}") for n in range(5)]
+        made = [await make_channel(client, session, f"Idle {n}") for n in range(5)]
         async with pool.acquire() as conn:
             head = await event_log.head(conn)
         for _ in range(200):  # the commits wake the fan-out: it moves to the head

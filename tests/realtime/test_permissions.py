@@ -15,13 +15,13 @@ from tests.realtime.clients import (
     ws_json,
     ws_subscribe,
 )
-from tests.realtime.support import create_channel, create_token, update_channel
-from tests.support import PASSWORD, auth
+from tests.realtime.support import create_token, update_channel
+from tests.support import PASSWORD, auth, make_channel
 
 
 async def test_a_token_receives_only_its_channels(rest, server, alice):
-    work = await create_channel(rest, alice, "Work")
-    home = await create_channel(rest, alice, "Home")
+    work = await make_channel(rest, alice, "Work")
+    home = await make_channel(rest, alice, "Home")
     token = (await create_token(rest, alice, "work-app", {work: None}))["token"]
     async with (
         SseStream(rest, "/stream", headers=auth(token)) as stream,
@@ -37,8 +37,8 @@ async def test_a_token_receives_only_its_channels(rest, server, alice):
 
 
 async def test_a_token_cannot_subscribe_to_a_channel_it_cannot_see(rest, server, alice):
-    work = await create_channel(rest, alice, "Work")
-    home = await create_channel(rest, alice, "Home")
+    work = await make_channel(rest, alice, "Work")
+    home = await make_channel(rest, alice, "Home")
     token = (await create_token(rest, alice, "work-app", {work: None}))["token"]
     r = await rest.get("/stream", params={"channel": home}, headers=auth(token))
     assert r.status_code == 404 and r.json()["error"]["id"] == "UNKNOWN_CHANNEL"
@@ -49,8 +49,8 @@ async def test_a_token_cannot_subscribe_to_a_channel_it_cannot_see(rest, server,
 
 
 async def test_new_grants_apply_to_open_streams(rest, server, alice):
-    work = await create_channel(rest, alice, "Work")
-    home = await create_channel(rest, alice, "Home")
+    work = await make_channel(rest, alice, "Work")
+    home = await make_channel(rest, alice, "Home")
     token = await create_token(rest, alice, "app", {work: None})
 
     def grants(*channels: str) -> list[dict]:
@@ -102,7 +102,7 @@ async def _expect_ws_closed(ws, error_id: str, code: int) -> None:
 
 
 async def test_revoking_a_token_closes_its_streams(rest, server, alice):
-    work = await create_channel(rest, alice, "Work")
+    work = await make_channel(rest, alice, "Work")
     token = await create_token(rest, alice, "app", {work: None})
     other = await create_token(rest, alice, "other", {work: None})
     async with (
@@ -136,5 +136,5 @@ async def test_ending_a_session_closes_its_streams(rest, server, alice):
         assert (await rest.post("/logout", headers=auth(second))).status_code == 200
         await _expect_sse_closed(stream, "INVALID_TOKEN")
         await _expect_ws_closed(ws, "INVALID_TOKEN", 4401)
-        channel_id = await create_channel(rest, alice, "Work")
+        channel_id = await make_channel(rest, alice, "Work")
         assert (await alice_stream.change()).data["channelId"] == channel_id

@@ -17,8 +17,8 @@ import pytest
 
 from tests.realtime.clients import WAIT, SseStream, ws_change, ws_connect, ws_subscribe
 from tests.realtime.server import ServerProcess
-from tests.realtime.support import create_channel, log_ids
-from tests.support import auth, create_user
+from tests.realtime.support import log_ids
+from tests.support import auth, create_user, make_channel
 
 SLOW_POLL = {"ACTIVITY_STREAM_POLL_SECONDS": "60"}
 
@@ -79,7 +79,7 @@ async def _data_ids(pool) -> list[str]:
 
 async def _deliver_across(writer: httpx.AsyncClient, reader: httpx.AsyncClient,
                           reader_ws_url: str, session: str, pool, name: str) -> None:
-    channel_id = await create_channel(writer, session, name)
+    channel_id = await make_channel(writer, session, name)
     # From the log's last record: a subscription without `since` starts at the head that is
     # safe to follow, which may lie a little before the newest commit (an older transaction
     # of the database cluster still open) and so include the channel's creation.
@@ -119,7 +119,7 @@ async def test_a_stream_resumes_on_the_other_process(pair, clients, pool):
     _first, second = pair
     a, b = clients
     session = await create_user(a, "alice")
-    channel_id = await create_channel(a, session, "Work")
+    channel_id = await make_channel(a, session, "Work")
     start = (await log_ids(pool, prefix=""))[-1]
     received: list[str] = []
     async with SseStream(a, "/stream", headers={**auth(session),

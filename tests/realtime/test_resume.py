@@ -8,15 +8,15 @@ import json
 import random
 
 from tests.realtime.clients import SseStream, ws_connect, ws_json, ws_subscribe
-from tests.realtime.support import create_channel, log_ids, update_channel
-from tests.support import auth
+from tests.realtime.support import log_ids, update_channel
+from tests.support import auth, make_channel
 
 WRITERS = 3
 WRITES = 40
 
 
 async def test_resume_many_times_while_writers_run(rest, server, alice, pool):
-    channels = [await create_channel(rest, alice, f"C{i}") for i in range(3)]
+    channels = [await make_channel(rest, alice, f"C{i}") for i in range(3)]
     writers_done = asyncio.Event()
     final: list[str] = []
 
@@ -89,7 +89,7 @@ async def test_resume_many_times_while_writers_run(rest, server, alice, pool):
 
 
 async def test_last_event_id_header_wins_over_the_query(rest, alice, pool):
-    channel_id = await create_channel(rest, alice, "Work")
+    channel_id = await make_channel(rest, alice, "Work")
     await update_channel(rest, alice, channel_id, name="Work 2")
     ids = await log_ids(pool)
     headers = {**auth(alice), "Last-Event-ID": ids[0]}
@@ -103,7 +103,7 @@ async def test_resuming_from_the_newest_id_skips_up_to_it(rest, server, alice, p
     """The log's newest id, which this process's fan-out may not have reached yet (handed out
     by a process further on, say), is honoured: nothing at or below it is sent. An id beyond
     the log's head is refused (tests/security/test_bad_input.py)."""
-    channel_id = await create_channel(rest, alice, "Work")
+    channel_id = await make_channel(rest, alice, "Work")
     newest = (await log_ids(pool))[-1]
     async with await ws_connect(server.ws_url + "/ws", alice) as ws:
         await ws_subscribe(ws, subscription="ahead", since=newest)

@@ -20,8 +20,7 @@ import httpx
 import pytest
 
 from tests.realtime.clients import WAIT
-from tests.realtime.support import create_channel
-from tests.support import create_user
+from tests.support import create_user, make_channel
 
 SSE, WS = 500, 500
 OPENING_AT_ONCE = 100  # a connect storm is not what this test is about
@@ -117,7 +116,7 @@ async def test_sigterm_with_a_thousand_open_streams_ends_promptly(start_server,
                     *(_open_ws(http, server.url, session, gate) for _ in range(WS))
                 )
             # Every one of them is a live subscription.
-            await create_channel(rest, session, "Work")
+            await make_channel(rest, session, "Work")
             async with asyncio.timeout(60):
                 seen = await asyncio.gather(*(_sse_change(r) for r in streams),
                                             *(_ws_change(w) for w in sockets))

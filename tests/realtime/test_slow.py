@@ -17,8 +17,8 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from tests.realtime.clients import WAIT, SseStream, StreamEnded, ws_json, ws_subscribe
-from tests.realtime.support import create_channel, log_ids, update_channel
-from tests.support import auth, create_user
+from tests.realtime.support import log_ids, update_channel
+from tests.support import auth, create_user, make_channel
 
 QUEUE = 4
 # More than the kernel can hold in flight on loopback (send buffers autotune up to 4 MiB,
@@ -64,7 +64,7 @@ async def test_a_slow_sse_client_is_closed_and_resumes(slow_server, pool):
         httpx.AsyncClient(base_url=slow_server.url, transport=transport) as slow,
     ):
         session = await create_user(rest, "alice")
-        channel_id = await create_channel(rest, session, "Work")
+        channel_id = await make_channel(rest, session, "Work")
         start = (await log_ids(pool))[-1]
         received: list[str] = []
         headers = {**auth(session), "Last-Event-ID": start}
@@ -162,7 +162,7 @@ class RawWebSocket:
 async def test_a_slow_websocket_client_is_closed_and_resumes(slow_server, pool):
     async with httpx.AsyncClient(base_url=slow_server.url, timeout=30) as rest:
         session = await create_user(rest, "alice")
-        channel_id = await create_channel(rest, session, "Work")
+        channel_id = await make_channel(rest, session, "Work")
         start = (await log_ids(pool))[-1]
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -24,17 +24,10 @@ import httpx
 import pytest
 
 from tests.compat.conftest import compat_database, pool, rest
-from tests.compat.support import (
-    NO_RUNNER,
-    RUNNER,
-    make_channel,
-    make_folder,
-    start,
-    start_export,
-)
+from tests.compat.support import NO_RUNNER, RUNNER, start, start_export
 from tests.realtime.clients import SseStream, ws_change, ws_connect, ws_json, ws_subscribe
 from tests.realtime.server import ServerProcess
-from tests.support import auth, create_user, error_id
+from tests.support import auth, create_user, error_id, make_channel, make_folder
 
 # The compat tests' fixtures: a database and a server (without runner) of the module's own.
 __all__ = ["compat_database", "pool", "rest"]

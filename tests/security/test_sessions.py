@@ -23,8 +23,7 @@ from websockets.asyncio.client import ClientConnection
 
 from app.identity.secrets import secret_hash
 from tests.realtime.clients import SseStream, StreamEnded, ws_change, ws_connect, ws_subscribe
-from tests.realtime.support import create_channel
-from tests.support import PASSWORD, auth, create_user, error_id
+from tests.support import PASSWORD, auth, create_user, error_id, make_channel
 
 NEW_PASSWORD = "a brand new passphrase"
 # How long a test waits for a stream to be closed, beyond the lifetime it tests: generous (a
@@ -88,7 +87,7 @@ async def test_idle_expired_session_closes_its_streams(start_server, client_of) 
     rest = client_of(process)
     session = await create_user(rest, "alice")
     async with _streams(rest, process.ws_url, session) as (stream, ws):
-        channel = await create_channel(rest, session, "Work")
+        channel = await make_channel(rest, session, "Work")
         assert (await stream.change()).data["channelId"] == channel
         assert (await ws_change(ws))["channelId"] == channel
         # Nothing uses the session from here on: it expires, and so do its streams.
@@ -109,7 +108,7 @@ async def test_password_change_ends_the_other_sessions_and_their_streams(
         assert r.status_code == 200, r.text
         await _both_closed(other_streams, CLOSE_WITHIN)
         # The session that changed the password goes on, its stream too.
-        channel = await create_channel(rest, alice, "Work")
+        channel = await make_channel(rest, alice, "Work")
         assert (await own_stream.change()).data["channelId"] == channel
     await _refused(rest, other)
     assert (await rest.get("/user-info", headers=auth(alice))).status_code == 200
