@@ -1,10 +1,10 @@
 """Permissions of shared tokens on every folder route, table-driven (docs/api.md §2 Token, §3).
 
-The world (tests/http/permission_layout.py): a channel with A · A/A1 · A/A1/A1x · B · B/B1.
-Each kind of credential holds some grants; `LEVELS` says, by hand, what level it holds over each
-folder (inherited by descendants, the higher of two grants winning). Every route is then called on every folder and
-its answer compared with what that level allows: reading needs `read-only`, every change needs
-`manage` (on the new parent too for a move). A folder the credential cannot read answers like
+The world (tests/http/permission_layout.py): a channel with A · A/A1 · A/A1/A1x · B · B/B1. Each
+kind of credential holds some grants; `LEVELS` says, by hand, what level it holds over each folder
+(inherited by descendants, the higher of two grants winning). Every route is then called on every
+folder and its answer compared with what that level allows: reading needs `read-only`, every change
+needs `manage` (on the new parent too for a move). A folder the credential cannot read answers like
 a folder that does not exist, and nothing outside the grants appears in any answer.
 """
 
