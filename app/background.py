@@ -10,6 +10,18 @@ from collections.abc import Coroutine
 from typing import Any
 
 
+async def wait_until_set(event: asyncio.Event, seconds: float) -> None:
+    """Waits until `event` is set or `seconds` pass, whichever comes first.
+
+    Not `asyncio.wait_for(event.wait(), seconds)`: on Python 3.11 that swallows a cancel that
+    arrives as the event is set (the set wins, the cancel is lost), so a loop that waits this way
+    at the moment its service stops never ends and the stop waits forever. `asyncio.timeout`
+    keeps the cancel."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+
+
 class BackgroundTask:
     def __init__(self, name: str) -> None:
         self.name = name

@@ -33,6 +33,7 @@ from uuid import UUID
 import asyncpg
 
 from app.activities.work_context import Cancelled, Context, LeaseLost, Work, end_in
+from app.background import wait_until_set
 from app.commands.activities import append_state
 from app.config import Settings
 from app.domain.activities import CANCELLED, FAILED, FINAL, RUNNING, STARTED
@@ -107,8 +108,7 @@ class Runner:
                                    type(exc).__name__)
                 else:
                     logger.exception("activities runner: claim failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.activity_poll_seconds)
+            await wait_until_set(self._wake, self.settings.activity_poll_seconds)
             self._wake.clear()
 
     def _done(self, task: asyncio.Task[None]) -> None:

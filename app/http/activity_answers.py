@@ -21,7 +21,6 @@ start and wakes a waiting request when its activity's final record commits here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from uuid import UUID
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.background import wait_until_set
 from app.commands import activities as activity_commands
 from app.commands.activities import Decide, Started
 from app.domain import activities as activity
@@ -160,8 +160,7 @@ async def wait_for_end(
             remaining = deadline - time.monotonic()
             if state is None or state["state"] in activity.FINAL or remaining <= 0:
                 return state
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), min(remaining, 0.25))
+            await wait_until_set(event, min(remaining, 0.25))
             event.clear()
     finally:
         if hub is not None:

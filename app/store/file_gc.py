@@ -31,7 +31,7 @@ import anyio.to_thread
 import asyncpg
 from starlette.applications import Starlette
 
-from app.background import BackgroundTask
+from app.background import BackgroundTask, wait_until_set
 from app.store import transaction
 from app.store.files import SHA256, FileStore, store_of
 from app.store.log import LogRecord
@@ -184,8 +184,7 @@ class Collector:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            await wait_until_set(self._wake, POLL_SECONDS)
             self._wake.clear()
             try:
                 await collect_due(self.pool, self.store)
