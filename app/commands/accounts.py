@@ -151,13 +151,28 @@ async def update_profile(
 
 
 async def change_password(
-    pool: asyncpg.Pool, checks: PasswordChecks, principal: Principal, *, old: str, new: str
+    pool: asyncpg.Pool,
+    settings: Settings,
+    checks: PasswordChecks,
+    principal: Principal,
+    *,
+    old: str,
+    new: str,
+    address: str | None,
 ) -> None:
+    """The old password is a guess like a login's: it takes a unit of the same budgets before
+    it is checked (docs/api.md §4.4), so a stolen session cannot try passwords faster than the
+    login form allows."""
     check_new_password(old, new)
     async with pool.acquire() as conn:
+        reservation = await login_throttle.reserve(
+            conn, settings, principal.user_name, address
+        )
         stored = await read.password_hash_of(conn, principal.user_id)
     if not await checks.verify(stored, old):
-        raise wrong_password()
+        raise wrong_password()  # the reservation stays: it counts as a failure
+    async with pool.acquire() as conn:
+        await login_throttle.succeeded(conn, reservation)
     new_hash = await checks.hash(new)
 
     async def command(tx: transaction.Tx) -> None:

@@ -102,9 +102,11 @@ async def put_user_info(request: Request) -> JSONResponse:
 async def change_password(request: Request) -> JSONResponse:
     principal = await authenticate(request, session_only=True)
     passwords = PasswordChange.read(await read_json(request))
+    settings: Settings = request.app.state.settings
     await accounts.change_password(
-        request.app.state.pool, password_checks(request), principal,
+        request.app.state.pool, settings, password_checks(request), principal,
         old=passwords.oldPassword, new=passwords.newPassword,
+        address=client_address(request, settings.trusted_proxies),
     )
     return json({})
 

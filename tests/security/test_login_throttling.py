@@ -17,7 +17,7 @@ import httpx
 from argon2.exceptions import VerifyMismatchError
 
 from app.identity import secrets as secrets_
-from tests.support import PASSWORD, create_user, error_id
+from tests.support import PASSWORD, auth, create_user, error_id
 
 WRONG = "not the password at all"
 
@@ -108,3 +108,35 @@ async def test_argon2_checks_at_once_are_bounded_per_process(client, monkeypatch
     answers = await asyncio.gather(*(_login(client, f"burst-{i}") for i in range(10)))
     assert {r.status_code for r in answers} == {401}
     assert 1 <= peak <= 2
+
+
+async def test_change_password_guesses_use_the_login_budget(start_server, client_of) -> None:
+    """A stolen session cannot try old passwords faster than the login form allows: each wrong
+    `oldPassword` takes a unit of the user's login budget, and past it even the right one waits."""
+    rest = client_of(start_server(ACTIVITY_LOGIN_MAX_FAILURES="3",
+                                  ACTIVITY_LOGIN_MAX_FAILURES_PER_ADDRESS="1000"))
+    session = await create_user(rest, "alice")
+
+    async def change(old: str) -> httpx.Response:
+        return await rest.post("/change-password", headers=auth(session),
+                               json={"oldPassword": old, "newPassword": "a brand new password"})
+
+    wrong = [await change(f"guess number {i}") for i in range(3)]
+    assert [error_id(r) for r in wrong] == ["WRONG_PASSWORD"] * 3, [r.text for r in wrong]
+    r = await change(PASSWORD)
+    assert r.status_code == 429 and error_id(r) == "TOO_MANY_REQUESTS", r.text
+    assert int(r.headers["retry-after"]) >= 1
+    # The same budget as the login's.
+    assert (await _login(rest, password=PASSWORD)).status_code == 429
+
+
+async def test_a_right_old_password_gives_its_unit_back(start_server, client_of) -> None:
+    rest = client_of(start_server(ACTIVITY_LOGIN_MAX_FAILURES="2",
+                                  ACTIVITY_LOGIN_MAX_FAILURES_PER_ADDRESS="1000"))
+    session = await create_user(rest, "alice")
+    assert (await _login(rest)).status_code == 401  # one failure of two
+    r = await rest.post("/change-password", headers=auth(session),
+                        json={"oldPassword": PASSWORD, "newPassword": "a brand new password"})
+    assert r.status_code == 200, r.text
+    # The success cleared the user's count: two more guesses are checked before a 429.
+    assert [(await _login(rest)).status_code for _ in range(3)] == [401, 401, 429]
